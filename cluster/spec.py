@@ -1,0 +1,305 @@
+"""What a cluster is made of: GPU types, their counts and their server size.
+
+A cluster is given on the command line either as ``A:B:C`` (V100:P100:K80
+counts, the reference's form, e.g. ``36:36:36``) or as the path of a TOML file::
+
+    gpus_per_server = 4          # optional; default for every type
+                                 # (overrides the --gpus-per-server value)
+    [types]                      # required; types keep the file's order
+    v100 = 36                    # a count, or
+    a100 = { count = 16, gpus_per_server = 8 }   # a count and its own server size
+
+The long form may also be written as a table, ``[types.a100]`` with
+``count = 16`` and ``gpus_per_server = 8`` under it. Type names are
+case-insensitive and stored lowercase. Any other key is rejected with its
+dotted name and line.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hetsim.errors import InputError
+
+DEFAULT_TYPE_ORDER: tuple[str, ...] = ("v100", "p100", "k80")
+"""The reference's GPU types, in the order of the counts in ``A:B:C``."""
+
+CLI_SOURCE = "--cluster"
+EXPECTED_FORM = "36:36:36 (V100:P100:K80) or a .toml file"
+
+_TOP_KEYS = ("gpus_per_server", "types")
+_TYPE_KEYS = ("count", "gpus_per_server")
+_COUNTS = re.compile(r"\s*([0-9]+)\s*:\s*([0-9]+)\s*:\s*([0-9]+)\s*")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """GPU types in a fixed order, with a count and a server size per type."""
+
+    gpu_types: tuple[str, ...]
+    counts: tuple[int, ...]
+    gpus_per_server: tuple[int, ...]
+    source: str = field(default=CLI_SOURCE, compare=False)
+    """Where the spec came from, for error messages; not part of equality."""
+
+    def __post_init__(self) -> None:
+        names = tuple(self.gpu_types)
+        counts = tuple(self.counts)
+        sizes = tuple(self.gpus_per_server)
+
+        def bad(key: str, message: str) -> InputError:
+            return InputError(message, source=self.source, field=key)
+
+        if not names:
+            raise bad("gpu_types", "a cluster needs at least one GPU type")
+        if not len(names) == len(counts) == len(sizes):
+            raise bad(
+                "gpu_types",
+                f"{len(names)} types but {len(counts)} counts and "
+                f"{len(sizes)} server sizes; they must have equal lengths",
+            )
+        lowered: list[str] = []
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                raise bad("gpu_types", f"type names must be non-empty strings, got {name!r}")
+            low = name.strip().lower()
+            if low in lowered:
+                raise bad("gpu_types", f"type {low!r} appears more than once")
+            lowered.append(low)
+        for name, count in zip(lowered, counts, strict=True):
+            if not _is_int(count) or count < 0:
+                raise bad(f"counts.{name}", f"must be an integer >= 0, got {count!r}")
+        for name, size in zip(lowered, sizes, strict=True):
+            if not _is_int(size) or size < 1:
+                raise bad(f"gpus_per_server.{name}", f"must be an integer >= 1, got {size!r}")
+        if sum(counts) == 0:
+            raise bad("counts", "the cluster has no GPUs (all counts are 0)")
+        object.__setattr__(self, "gpu_types", tuple(lowered))
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "gpus_per_server", sizes)
+
+    @property
+    def total_gpus(self) -> int:
+        """All GPUs of all types."""
+        return sum(self.counts)
+
+    @property
+    def num_types(self) -> int:
+        """How many GPU types (including types with a count of 0)."""
+        return len(self.gpu_types)
+
+    def count(self, gpu_type: str) -> int:
+        """GPUs of ``gpu_type`` (case-insensitive); 0 for a type the cluster lacks."""
+        try:
+            return self.counts[self.gpu_types.index(gpu_type.lower())]
+        except ValueError:
+            return 0
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict; ``from_dict`` reads it back."""
+        return {
+            "gpu_types": list(self.gpu_types),
+            "counts": list(self.counts),
+            "gpus_per_server": list(self.gpus_per_server),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "cluster") -> ClusterSpec:
+        """The inverse of ``to_dict``; unknown or missing keys raise InputError."""
+        if not isinstance(data, dict):
+            raise InputError(f"expected a mapping, got {type(data).__name__}", source=source)
+        expected = ("gpu_types", "counts", "gpus_per_server")
+        for key in data:
+            if key not in expected:
+                raise InputError("unknown key", source=source, field=str(key))
+        for key in expected:
+            if key not in data:
+                raise InputError("missing", source=source, field=key)
+            if not isinstance(data[key], list | tuple):
+                raise InputError("must be a list", source=source, field=key)
+        return cls(
+            gpu_types=tuple(data["gpu_types"]),
+            counts=tuple(data["counts"]),
+            gpus_per_server=tuple(data["gpus_per_server"]),
+            source=source,
+        )
+
+
+def _check_server_size(gpus_per_server: int) -> int:
+    if not _is_int(gpus_per_server) or gpus_per_server < 1:
+        raise InputError(
+            f"must be an integer >= 1, got {gpus_per_server!r}",
+            source="--gpus-per-server",
+            field="gpus-per-server",
+        )
+    return gpus_per_server
+
+
+def parse_cluster(text: str, gpus_per_server: int = 1) -> ClusterSpec:
+    """Read ``--cluster``: ``A:B:C`` (V100:P100:K80 counts) or a TOML file path."""
+    size = _check_server_size(gpus_per_server)
+    stripped = text.strip()
+    if stripped.endswith(".toml") or (stripped and Path(stripped).is_file()):
+        return load_cluster_toml(stripped, size)
+    match = _COUNTS.fullmatch(text)
+    if match is None:
+        raise InputError(
+            f"expected {EXPECTED_FORM}, got {text!r}", source=CLI_SOURCE, field="cluster"
+        )
+    counts = tuple(int(group) for group in match.groups())
+    if sum(counts) == 0:
+        raise InputError(
+            f"the cluster has no GPUs; expected {EXPECTED_FORM}, got {text!r}",
+            source=CLI_SOURCE,
+            field="cluster",
+        )
+    return ClusterSpec(
+        gpu_types=DEFAULT_TYPE_ORDER,
+        counts=counts,
+        gpus_per_server=(size,) * len(DEFAULT_TYPE_ORDER),
+        source=CLI_SOURCE,
+    )
+
+
+# --- TOML ----------------------------------------------------------------------------
+
+_KEY_PART = r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+'
+_DOTTED = rf"(?:{_KEY_PART})(?:\s*\.\s*(?:{_KEY_PART}))*"
+_HEADER = re.compile(rf"\s*\[\[?\s*({_DOTTED})\s*\]\]?")
+_ASSIGN = re.compile(rf"\s*({_DOTTED})\s*=")
+_PART = re.compile(_KEY_PART)
+_DECODE_LINE = re.compile(r"at line (\d+)")
+
+
+def _split_key(dotted: str) -> tuple[str, ...]:
+    """``a."b.c".d`` -> ('a', 'b.c', 'd'); quoted parts lose their quotes."""
+    parts = []
+    for part in _PART.findall(dotted):
+        if part[:1] in "\"'":
+            part = part[1:-1]
+        parts.append(part)
+    return tuple(parts)
+
+
+def _find_line(text: str, path: tuple[str, ...]) -> int | None:
+    """The line (1-based) where the key ``path`` is set or its table opens, if found.
+
+    A heuristic over the raw text: it follows ``[table]`` headers, ``key =``
+    lines (dotted keys included) and inline tables, which covers the cluster
+    format; it gives up (None) rather than guess.
+    """
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header is not None and not _ASSIGN.match(line):
+            table = _split_key(header.group(1))
+            if table == path:
+                return number
+            continue
+        assign = _ASSIGN.match(line)
+        if assign is None:
+            continue
+        full = table + _split_key(assign.group(1))
+        if full == path:
+            return number
+        if path[: len(full)] == full:
+            # the key may sit in an inline table on this line: ``a100 = { bogus = 1 }``
+            rest = line[assign.end() :]
+            wanted = re.escape(path[-1])
+            if re.search(rf"(?:^|[{{,\s])[\"']?{wanted}[\"']?\s*=", rest):
+                return number
+    return None
+
+
+def load_cluster_toml(path: str | Path, gpus_per_server: int = 1) -> ClusterSpec:
+    """Read a cluster TOML file (format in the module docstring)."""
+    source = str(path)
+    size = _check_server_size(gpus_per_server)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise InputError(f"cannot read the cluster file: {reason}", source=source) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        found = _DECODE_LINE.search(str(err))
+        line = int(found.group(1)) if found else max(1, len(text.splitlines()))
+        message = str(err).split(" (at ")[0]
+        raise InputError(f"malformed TOML: {message}", source=source, line=line) from None
+
+    def bad(key: tuple[str, ...], message: str) -> InputError:
+        # a missing key has no line of its own: point at its nearest parent that has one
+        line = None
+        for depth in range(len(key), 0, -1):
+            line = _find_line(text, key[:depth])
+            if line is not None:
+                break
+        return InputError(message, source=source, line=line, field=".".join(key))
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise bad((key,), f"unknown key; expected one of {', '.join(_TOP_KEYS)}")
+    if "gpus_per_server" in data:
+        size = data["gpus_per_server"]
+        if not _is_int(size) or size < 1:
+            raise bad(("gpus_per_server",), f"must be an integer >= 1, got {size!r}")
+    types = data.get("types")
+    if not isinstance(types, dict) or not types:
+        raise bad(("types",), "a [types] table with at least one GPU type is required")
+
+    names: list[str] = []
+    counts: list[int] = []
+    sizes: list[int] = []
+    for name, value in types.items():
+        if not name.strip():
+            raise bad(("types", name), "a GPU type name must not be empty")
+        if name.lower() in names:
+            raise bad(("types", name), f"type {name.lower()!r} appears more than once")
+        type_size = size
+        if isinstance(value, dict):
+            for key in value:
+                if key not in _TYPE_KEYS:
+                    raise bad(
+                        ("types", name, key),
+                        f"unknown key; expected one of {', '.join(_TYPE_KEYS)}",
+                    )
+            if "count" not in value:
+                raise bad(("types", name, "count"), "missing")
+            count = value["count"]
+            if not _is_int(count) or count < 0:
+                raise bad(("types", name, "count"), f"must be an integer >= 0, got {count!r}")
+            if "gpus_per_server" in value:
+                type_size = value["gpus_per_server"]
+                if not _is_int(type_size) or type_size < 1:
+                    raise bad(
+                        ("types", name, "gpus_per_server"),
+                        f"must be an integer >= 1, got {type_size!r}",
+                    )
+        else:
+            count = value
+            if not _is_int(count) or count < 0:
+                raise bad(
+                    ("types", name),
+                    f"must be an integer >= 0 or a table {{ count = N, gpus_per_server = M }}, "
+                    f"got {count!r}",
+                )
+        names.append(name.lower())
+        counts.append(count)
+        sizes.append(type_size)
+    if sum(counts) == 0:
+        raise bad(("types",), "the cluster has no GPUs (all counts are 0)")
+    return ClusterSpec(
+        gpu_types=tuple(names),
+        counts=tuple(counts),
+        gpus_per_server=tuple(sizes),
+        source=source,
+    )

@@ -1,0 +1,107 @@
+"""Event-driven completion tracking: slices in, job completions and round ends out.
+
+Workers report each finished slice. When every GPU of a job's slice is done, the work
+is credited to the round mechanism; a job with no work left is completed (its JCT is
+recorded, the job leaves the scheduler, the saturation monitor hears of it). When
+every slice of the round is done, the round's ``done`` event fires and the scheduler
+process starts the next round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+import structlog
+
+from des.monitor import Observation
+from scheduler.mechanism import Dispatch, RoundMechanism
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A finished job: when it arrived and finished, and its GPU count."""
+
+    job_id: int
+    arrival: float
+    finish: float
+    scale_factor: int
+
+    @property
+    def jct(self) -> float:
+        return self.finish - self.arrival
+
+
+class CompletionTracker:
+    """Counts down the GPUs of each slice and the slices of each round."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        mechanism: RoundMechanism,
+        num_types: int,
+        on_job_completed: Callable[[Completion], None],
+    ) -> None:
+        self.env = env
+        self.mechanism = mechanism
+        self.on_job_completed = on_job_completed
+        self.busy_gpu_s = 0.0
+        self.busy_gpu_s_by_type = np.zeros(num_types)
+        self.completed: list[Completion] = []
+        self.monitor_feed = simpy.Store(env)
+        self.done: simpy.Event = env.event()
+        self._gpus_left: dict[int, int] = {}
+        self._slices_left = 0
+
+    def start_round(self, dispatches: tuple[Dispatch, ...]) -> simpy.Event:
+        """Arms the tracker for a round; returns the event that fires when it ends."""
+        self._gpus_left = {d.job_id: len(d.gpus) for d in dispatches}
+        self._slices_left = len(dispatches)
+        self.done = self.env.event()
+        return self.done
+
+    def slice_done(self, dispatch: Dispatch) -> None:
+        """Called by a worker when its GPU's share of ``dispatch`` is finished."""
+        left = self._gpus_left[dispatch.job_id] - 1
+        self._gpus_left[dispatch.job_id] = left
+        if left:
+            return
+        gpu_s = dispatch.duration * len(dispatch.gpus)
+        self.busy_gpu_s += gpu_s
+        self.busy_gpu_s_by_type[dispatch.type_index] += gpu_s
+        mech = self.mechanism
+        if mech.credit(dispatch.job_id, dispatch.type_index, dispatch.steps, dispatch.duration):
+            self._complete(dispatch.job_id)
+        self._slices_left -= 1
+        if self._slices_left == 0:
+            self.done.succeed()
+
+    def _complete(self, job_id: int) -> None:
+        jobs = self.mechanism.jobs
+        i = jobs.index(job_id)
+        now = self.env.now
+        done = Completion(job_id, float(jobs.arrival[i]), now, int(jobs.scale_factors[i]))
+        self.mechanism.remove_job(job_id)
+        self.completed.append(done)
+        log.info(
+            "job_completed",
+            sim_time=now,
+            job_id=job_id,
+            arrival_time=done.arrival,
+            jct_s=done.jct,
+        )
+        self.monitor_feed.put(self.observation())
+        self.on_job_completed(done)
+
+    def observation(self) -> Observation:
+        """The state the saturation monitor looks at, now."""
+        return Observation(
+            time=self.env.now,
+            completions=len(self.completed),
+            active=len(self.mechanism.jobs),
+            busy_gpu_s=self.busy_gpu_s,
+        )

@@ -1,0 +1,119 @@
+"""Frozen configuration of one simulation run, with every default in one place.
+
+``SimConfig.to_dict()`` is the full effective configuration stored in every result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cluster import ClusterSpec
+from scheduler import lp, registry
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """The measurement window: jobs with ids in ``[start, end)``."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end <= self.start:
+            raise ValueError(f"window {self.start}:{self.end} must satisfy 0 <= start < end")
+
+    def __contains__(self, job_id: object) -> bool:
+        return isinstance(job_id, int) and self.start <= job_id < self.end
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class SaturationConfig:
+    """When the sliding-window saturation monitor ends a run early.
+
+    Over the last ``window_completions`` completions: *stalled* when the completion
+    rate is below ``min_completion_rate_per_h`` while utilisation is at least
+    ``min_utilization``; *queue growth* when, over ``growth_windows`` consecutive such
+    windows at that utilisation, the number of active jobs rose in every window, by at
+    least ``growth_min_ratio`` in all and to at least ``growth_min_jobs`` (so that the
+    warm-up of a busy but stable run is not mistaken for overload).
+    """
+
+    enabled: bool = True
+    window_completions: int = 100
+    min_completion_rate_per_h: float = 0.1
+    min_utilization: float = 0.99
+    growth_windows: int = 8
+    growth_min_ratio: float = 1.5
+    growth_min_jobs_per_gpu: float = 4.0
+
+    def __post_init__(self) -> None:
+        if self.window_completions < 2:
+            raise ValueError("saturation window must be at least 2 completions")
+        if not 0.0 <= self.min_utilization <= 1.0:
+            raise ValueError("saturation utilisation threshold must be within [0, 1]")
+        if not self.min_completion_rate_per_h >= 0:
+            raise ValueError("saturation completion rate must be >= 0")
+        if self.growth_windows < 1:
+            raise ValueError("growth windows must be >= 1")
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Where the jobs come from: the reference's generator, or a Gavel TSV trace."""
+
+    rate_per_hour: float | None = None
+    multi_gpu: bool = False
+    trace_path: str | None = None
+    throughputs_path: str | None = None  # None: the throughputs shipped with hetsim
+    max_jobs: int | None = None  # stop generating after this many jobs
+    reference_type: str = "v100"
+
+    @property
+    def kind(self) -> str:
+        return "trace" if self.trace_path is not None else "generated"
+
+    def __post_init__(self) -> None:
+        if self.trace_path is None:
+            rate = self.rate_per_hour
+            if rate is None or not math.isfinite(rate) or rate <= 0:
+                raise ValueError(f"rate must be a positive number of jobs/hour, not {rate}")
+        if self.max_jobs is not None and self.max_jobs < 1:
+            raise ValueError("max jobs must be >= 1")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One run: policy, cluster, workload, measurement window and mechanism settings."""
+
+    policy: str
+    cluster: ClusterSpec
+    workload: WorkloadConfig
+    window: WindowConfig | None = None
+    seed: int = 0
+    round_s: float = 360.0
+    reset_interval_s: float = 1920.0
+    solvers: tuple[str, ...] = lp.DEFAULT_CHAIN
+    saturation: SaturationConfig = field(default_factory=SaturationConfig)
+    timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        registry.get(self.policy)  # KeyError naming the known policies
+        lp.validate_chain(self.solvers)
+        if self.seed < 0:
+            raise ValueError("seed must be >= 0")
+        if not self.round_s > 0:
+            raise ValueError("round length must be > 0")
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            raise ValueError("timeout must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["cluster"] = self.cluster.to_dict()
+        out["solvers"] = list(self.solvers)
+        return out

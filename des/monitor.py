@@ -1,0 +1,150 @@
+"""The sliding-window saturation monitor: ends an overloaded run and says why.
+
+:class:`SaturationDetector` is the pure decision over a stream of completion records;
+:func:`saturation_monitor` is the SimPy process that feeds it from the completion
+tracker's store (and on a timer, so that a run where nothing completes any more is
+caught too) and triggers the run's stop event.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+import structlog
+
+from des.config import SaturationConfig
+
+log = structlog.get_logger()
+
+HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The cluster's state at a completion (or a timer tick).
+
+    ``busy_gpu_s``: GPU-seconds of work finished so far; ``active``: jobs arrived and
+    not finished; ``completions``: jobs finished so far.
+    """
+
+    time: float
+    completions: int
+    active: int
+    busy_gpu_s: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a run is saturated: a short reason code, a sentence, and when."""
+
+    reason: str
+    message: str
+    time: float
+
+
+class SaturationDetector:
+    """Decides saturation from observations; knows nothing of SimPy."""
+
+    def __init__(self, config: SaturationConfig, total_gpus: int) -> None:
+        self.config = config
+        self.total_gpus = total_gpus
+        w = config.window_completions
+        self._recent: deque[Observation] = deque(maxlen=w + 1)
+        # One entry per closed block of w completions: (start, end) observations.
+        self._blocks: deque[tuple[Observation, Observation]] = deque(maxlen=config.growth_windows)
+        self._block_start: Observation | None = None
+
+    def _utilization(self, a: Observation, b: Observation) -> float:
+        span = b.time - a.time
+        if span <= 0 or self.total_gpus == 0:
+            return 0.0
+        return (b.busy_gpu_s - a.busy_gpu_s) / (span * self.total_gpus)
+
+    def observe(self, obs: Observation, *, completion: bool = True) -> Verdict | None:
+        """Feeds one observation; returns a verdict the first time saturation is seen."""
+        cfg = self.config
+        if completion:
+            self._recent.append(obs)
+            if self._block_start is None:
+                self._block_start = obs
+            elif obs.completions - self._block_start.completions >= cfg.window_completions:
+                self._blocks.append((self._block_start, obs))
+                self._block_start = obs
+        stalled = self._stalled(obs)
+        if stalled is not None:
+            return stalled
+        return self._growing(obs) if completion else None
+
+    def _stalled(self, now: Observation) -> Verdict | None:
+        cfg = self.config
+        if len(self._recent) <= cfg.window_completions:
+            return None
+        first = self._recent[0]
+        span_h = (now.time - first.time) / HOUR
+        if span_h <= 0:
+            return None
+        rate = (now.completions - first.completions) / span_h
+        util = self._utilization(first, now)
+        if rate < cfg.min_completion_rate_per_h and util >= cfg.min_utilization:
+            return Verdict(
+                "stalled",
+                f"completion rate {rate:.3f} jobs/h over the last "
+                f"{now.completions - first.completions} completions is below "
+                f"{cfg.min_completion_rate_per_h} jobs/h at {util:.1%} utilisation",
+                now.time,
+            )
+        return None
+
+    def _growing(self, now: Observation) -> Verdict | None:
+        cfg = self.config
+        if len(self._blocks) < cfg.growth_windows:
+            return None
+        blocks = list(self._blocks)
+        for a, b in blocks:
+            if b.active <= a.active or self._utilization(a, b) < cfg.min_utilization:
+                return None
+        start, end = blocks[0][0], blocks[-1][1]
+        floor = cfg.growth_min_jobs_per_gpu * self.total_gpus
+        if end.active < cfg.growth_min_ratio * start.active or end.active < floor:
+            return None
+        util = self._utilization(start, end)
+        return Verdict(
+            "queue_growth",
+            f"active jobs rose in each of the last {len(blocks)} windows of "
+            f"{cfg.window_completions} completions, from {start.active} to {end.active}, "
+            f"at {util:.1%} utilisation: arrivals outpace completions",
+            now.time,
+        )
+
+
+def saturation_monitor(
+    env: simpy.Environment,
+    detector: SaturationDetector,
+    completions: simpy.Store,
+    snapshot: Callable[[], Observation],
+    on_saturated: Callable[[Verdict], None],
+    tick_s: float,
+) -> Generator[simpy.Event, Any, None]:
+    """SimPy process: observes every completion (and a periodic tick) until a verdict."""
+    while True:
+        get = completions.get()
+        tick = env.timeout(tick_s)
+        fired = yield get | tick
+        if get in fired:
+            verdict = detector.observe(fired[get], completion=True)
+        else:
+            get.cancel()
+            verdict = detector.observe(snapshot(), completion=False)
+        if verdict is not None:
+            log.warning(
+                "saturation_detected",
+                sim_time=env.now,
+                reason=verdict.reason,
+                message=verdict.message,
+            )
+            on_saturated(verdict)
+            return

@@ -1,0 +1,220 @@
+"""The periodic scheduler process: one round after another.
+
+At each round boundary it admits the jobs that arrived since the last one, asks the
+round mechanism for the next round's placements (the mechanism re-solves the
+allocation when it is due), hands each placed job's slice to the workers of its GPUs
+and waits until the completion tracker says every slice is done. When nothing can run,
+it sleeps until the next arrival.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+import structlog
+
+from des.completion import CompletionTracker
+from des.worker import GpuWorker
+from scheduler.mechanism import Dispatch, Placer, RoundMechanism, RoundPlan, SolveReport
+from workloads import Job
+
+log = structlog.get_logger()
+
+
+@dataclass
+class SolverStats:
+    """Counts and wall time of the allocation solves of a run."""
+
+    solves: int = 0
+    lp_solves: int = 0
+    fallbacks: int = 0
+    failures: int = 0
+    time_s: float = 0.0
+    by_solver: dict[str, int] = field(default_factory=dict)
+
+    def add(self, report: SolveReport) -> None:
+        self.solves += 1
+        alloc = report.allocation
+        if alloc.failed:
+            self.failures += 1
+        for sol in alloc.solves:
+            self.lp_solves += 1
+            self.fallbacks += sol.fallbacks
+            self.time_s += sol.seconds
+            if sol.solver is not None:
+                self.by_solver[sol.solver] = self.by_solver.get(sol.solver, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "solves": self.solves,
+            "lp_solves": self.lp_solves,
+            "fallbacks": self.fallbacks,
+            "failures": self.failures,
+            "time_s": self.time_s,
+            "by_solver": dict(sorted(self.by_solver.items())),
+        }
+
+
+class RoundScheduler:
+    """Owns the round loop; :meth:`run` is its process."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        mechanism: RoundMechanism,
+        placer: Placer,
+        workers: Sequence[GpuWorker],
+        tracker: CompletionTracker,
+        throughput_row: Callable[[Job], np.ndarray],
+        gpu_type_names: Sequence[str],
+        *,
+        on_round: Callable[[int], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.mechanism = mechanism
+        self.placer = placer
+        self.workers = workers
+        self.tracker = tracker
+        self.throughput_row = throughput_row
+        self.type_names = list(gpu_type_names)
+        self.on_round = on_round
+        self.on_idle = on_idle
+        self.solver_stats = SolverStats()
+        self.arrived = 0
+        self.rounds = 0
+        self.mechanism_s = 0.0
+        self._pending: list[Job] = []
+        self._idle: simpy.Event | None = None
+
+    def on_arrival(self, job: Job) -> None:
+        """Called by the arrival process; the job joins at the next round boundary."""
+        self.arrived += 1
+        log.info(
+            "job_arrived",
+            sim_time=self.env.now,
+            job_id=job.job_id,
+            model=job.model,
+            scale_factor=job.scale_factor,
+            total_steps=job.total_steps,
+        )
+        self._pending.append(job)
+        if self._idle is not None and not self._idle.triggered:
+            self._idle.succeed()
+
+    def _admit(self) -> None:
+        mech = self.mechanism
+        for job in self._pending:
+            mech.add_job(
+                job.job_id,
+                self.throughput_row(job),
+                job.scale_factor,
+                job.priority_weight,
+                job.total_steps,
+                job.arrival_time,
+            )
+        self._pending.clear()
+
+    def run(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        previous: dict[int, tuple[int, ...]] = {}
+        while True:
+            started = time.perf_counter()
+            self._admit()
+            plan = self.mechanism.plan_round(env.now, self.placer)
+            self.rounds += 1
+            if plan.solve is not None:
+                self.solver_stats.add(plan.solve)
+                self._log_solve(plan.solve)
+            previous = self._log_round(plan, previous)
+            self.mechanism_s += time.perf_counter() - started
+            if self.on_round is not None:
+                self.on_round(self.rounds)
+            if not plan.dispatches:
+                self._idle = env.event()
+                if self.on_idle is not None:
+                    self.on_idle()
+                yield self._idle
+                self._idle = None
+                continue
+            done = self.tracker.start_round(plan.dispatches)
+            workers = self.workers
+            for d in plan.dispatches:
+                for gpu in d.gpus:
+                    workers[gpu].assign(d)
+            yield done
+
+    def _log_solve(self, report: SolveReport) -> None:
+        alloc = report.allocation
+        attempts = [
+            {"solver": a.solver, "status": a.status, "detail": a.detail}
+            for sol in alloc.solves
+            for a in sol.attempts
+        ]
+        for sol in alloc.solves:
+            for a in sol.attempts[:-1] if sol.ok else sol.attempts:
+                log.warning(
+                    "solver_fallback",
+                    sim_time=report.time,
+                    solver=a.solver,
+                    status=a.status,
+                    detail=a.detail,
+                )
+        log.info(
+            "allocation_solved",
+            sim_time=report.time,
+            jobs=len(report.job_ids),
+            solvers=[sol.solver for sol in alloc.solves],
+            failed=alloc.failed,
+            attempts=attempts,
+            allocation={
+                str(int(j)): [round(float(v), 6) for v in row]
+                for j, row in zip(report.job_ids, alloc.matrix, strict=True)
+            },
+        )
+
+    def _log_round(
+        self, plan: RoundPlan, previous: dict[int, tuple[int, ...]]
+    ) -> dict[int, tuple[int, ...]]:
+        """Logs the round and the placement changes; returns this round's placements."""
+        now = self.env.now
+        current = {d.job_id: d.gpus for d in plan.dispatches}
+        log.info(
+            "round_started",
+            sim_time=now,
+            round=self.rounds,
+            active_jobs=len(self.mechanism.jobs),
+            running_jobs=len(plan.dispatches),
+            busy_gpus=sum(len(d.gpus) for d in plan.dispatches),
+            type_order=[self.type_names[k] for k in plan.type_order],
+            waiting_new_jobs=plan.phantom_jobs,
+        )
+        for d in plan.dispatches:
+            if previous.get(d.job_id) != d.gpus:
+                self._log_placed(d, moved=d.job_id in previous)
+        active = self.mechanism.jobs
+        for job_id in previous:
+            if job_id not in current and _is_active(active.ids, job_id):
+                log.info("job_preempted", sim_time=now, job_id=job_id)
+        return current
+
+    def _log_placed(self, d: Dispatch, *, moved: bool) -> None:
+        log.info(
+            "job_placed",
+            sim_time=self.env.now,
+            job_id=d.job_id,
+            gpu_type=self.type_names[d.type_index],
+            gpus=list(d.gpus),
+            steps=d.steps,
+            moved=moved,
+        )
+
+
+def _is_active(ids: np.ndarray, job_id: int) -> bool:
+    i = int(np.searchsorted(ids, job_id))
+    return i < ids.shape[0] and int(ids[i]) == job_id

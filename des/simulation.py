@@ -1,0 +1,270 @@
+"""One simulation run: build the objects, start their processes, run, report.
+
+Follows the construct / elaborate / simulate split: :class:`Simulation` builds every
+object without starting anything (so each can be inspected or tested), ``elaborate``
+starts the SimPy processes, and ``run`` drives the clock until the run ends:
+
+- ``window_complete``: every job of the measurement window finished;
+- ``all_jobs_done``: a finite workload (a trace) finished entirely;
+- ``saturated``: the saturation monitor gave up on an overloaded run;
+- ``timeout``: the wall-clock budget ran out;
+- ``stalled``: nothing was left to happen (no arrivals, nothing runnable).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+import structlog
+
+from cluster import Placer, Topology
+from des.arrivals import arrival_process
+from des.completion import Completion, CompletionTracker
+from des.config import SimConfig
+from des.monitor import SaturationDetector, Verdict, saturation_monitor
+from des.rounds import RoundScheduler
+from des.worker import GpuWorker
+from scheduler import registry
+from scheduler.mechanism import MechanismConfig, RoundMechanism
+from workloads import GeneratorConfig, Job, ThroughputTable, generate, load_throughputs, read_trace
+
+log = structlog.get_logger()
+
+# Offsets of the named random streams from the run's seed. The generator's job and
+# inter-arrival streams (seed+2, seed+3) and the type-order shuffler (seed+5) are the
+# reference's; the policy stream (FIFO's random type) uses the seed itself, as it does.
+TYPE_ORDER_STREAM = 5
+POLICY_STREAM = 0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a finished run measured, before it is turned into a result record."""
+
+    config: SimConfig
+    end_reason: str
+    saturation: Verdict | None
+    sim_time: float
+    wall_time: float
+    completions: tuple[Completion, ...]
+    jobs_arrived: int
+    rounds: int
+    busy_gpu_s: float
+    busy_gpu_s_by_type: np.ndarray
+    gpu_type_names: tuple[str, ...]
+    gpu_counts: tuple[int, ...]
+    solver: dict[str, Any]
+    profile: dict[str, float]
+
+
+def load_workload(config: SimConfig, throughputs: ThroughputTable) -> Iterator[Job]:
+    """The run's jobs in arrival order: the seeded generator's stream, or a trace."""
+    wl = config.workload
+    if wl.trace_path is not None:
+        jobs: Iterable[Job] = read_trace(
+            wl.trace_path, throughputs=throughputs, gpu_types=config.cluster.gpu_types
+        )
+    else:
+        assert wl.rate_per_hour is not None
+        gen = GeneratorConfig(
+            rate_per_hour=wl.rate_per_hour,
+            seed=config.seed,
+            multi_gpu=wl.multi_gpu,
+            reference_type=wl.reference_type,
+        )
+        jobs = generate(gen, throughputs)
+    if wl.max_jobs is not None:
+        jobs = itertools.islice(jobs, wl.max_jobs)
+    return iter(jobs)
+
+
+class Simulation:
+    """A fully built run; call :meth:`run` once."""
+
+    def __init__(
+        self,
+        config: SimConfig,
+        *,
+        throughputs: ThroughputTable | None = None,
+        jobs: Iterable[Job] | None = None,
+        progress: Callable[[Simulation], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.throughputs = throughputs or load_throughputs(config.workload.throughputs_path)
+        cluster = config.cluster
+        self.throughputs.require_types(cluster.gpu_types, context="the cluster")
+        self.jobs: Iterator[Job] = (
+            iter(jobs) if jobs is not None else load_workload(config, self.throughputs)
+        )
+        self.window = config.window
+        self.progress = progress
+        self.env = simpy.Environment(initial_time=0.0)
+        self.topology = Topology(cluster)
+        self.placer = Placer(self.topology)
+        self.mechanism = RoundMechanism(
+            registry.get(config.policy),
+            np.array(cluster.counts),
+            MechanismConfig(config.round_s, config.reset_interval_s),
+            type_rng=random.Random(config.seed + TYPE_ORDER_STREAM),
+            policy_rng=random.Random(config.seed + POLICY_STREAM),
+            solvers=config.solvers,
+        )
+        self.tracker = CompletionTracker(
+            self.env, self.mechanism, cluster.num_types, self._on_completed
+        )
+        self.workers = [
+            GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]), self.tracker.slice_done)
+            for gpu in range(cluster.total_gpus)
+        ]
+        self.scheduler = RoundScheduler(
+            self.env,
+            self.mechanism,
+            self.placer,
+            self.workers,
+            self.tracker,
+            self._throughput_row,
+            cluster.gpu_types,
+            on_round=self._on_round,
+            on_idle=self._on_idle,
+        )
+        self.detector = SaturationDetector(config.saturation, cluster.total_gpus)
+        self.stop: simpy.Event = self.env.event()
+        self.end_reason = ""
+        self.verdict: Verdict | None = None
+        self.window_done = 0
+        self._wall_start = 0.0
+        self._next_progress = 0.0
+        self._elaborated = False
+        self._arrivals: simpy.Process | None = None
+
+    # -- wiring ------------------------------------------------------------------------
+
+    def _throughput_row(self, job: Job) -> np.ndarray:
+        return self.throughputs.isolated(job.model, job.scale_factor, self.config.cluster.gpu_types)
+
+    def _finish(self, reason: str) -> None:
+        if not self.stop.triggered:
+            self.end_reason = reason
+            self.stop.succeed(reason)
+
+    def _on_completed(self, done: Completion) -> None:
+        window = self.window
+        if window is not None and done.job_id in window:
+            self.window_done += 1
+            if self.window_done == window.size:
+                self._finish("window_complete")
+
+    def _on_idle(self) -> None:
+        """Nothing can run this round: if no job will ever arrive again, the run is over."""
+        if self._arrivals is None or not self._arrivals.triggered:
+            return
+        if len(self.mechanism.jobs) == 0:
+            self._finish("all_jobs_done")
+        else:
+            log.warning(
+                "run_stalled",
+                sim_time=self.env.now,
+                active_jobs=len(self.mechanism.jobs),
+                message="no more arrivals and no active job can be placed",
+            )
+            self._finish("stalled")
+
+    def _on_saturated(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        self._finish("saturated")
+
+    def _on_round(self, rounds: int) -> None:
+        if rounds % 64:
+            return
+        now = time.perf_counter()
+        timeout = self.config.timeout_s
+        if timeout is not None and now - self._wall_start > timeout:
+            log.warning("wall_clock_timeout", sim_time=self.env.now, timeout_s=timeout)
+            self._finish("timeout")
+        if self.progress is not None and now >= self._next_progress:
+            self._next_progress = now + 0.5
+            self.progress(self)
+
+    def elaborate(self) -> None:
+        """Starts every process; separate from construction so objects can be tested."""
+        env = self.env
+        for worker in self.workers:
+            env.process(worker.run())
+        self._arrivals = env.process(arrival_process(env, self.jobs, self.scheduler.on_arrival))
+        env.process(self.scheduler.run())
+        if self.config.saturation.enabled:
+            tick = self.config.saturation.window_completions / max(
+                self.config.saturation.min_completion_rate_per_h, 1e-9
+            )
+            env.process(
+                saturation_monitor(
+                    env,
+                    self.detector,
+                    self.tracker.monitor_feed,
+                    self.tracker.observation,
+                    self._on_saturated,
+                    tick_s=max(tick * 3600.0 / 10.0, self.config.round_s),
+                )
+            )
+        self._elaborated = True
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        """Runs to the end and returns what was measured."""
+        if not self._elaborated:
+            self.elaborate()
+        cfg = self.config
+        log.info(
+            "run_started",
+            sim_time=self.env.now,
+            policy=cfg.policy,
+            seed=cfg.seed,
+            gpu_types=list(cfg.cluster.gpu_types),
+            gpu_counts=list(cfg.cluster.counts),
+        )
+        self._wall_start = time.perf_counter()
+        try:
+            self.env.run(until=self.stop)
+        except RuntimeError as exc:
+            # SimPy's "no scheduled events left" when nothing can ever happen again.
+            if "No scheduled events left" not in str(exc):
+                raise
+        if not self.end_reason:
+            self.end_reason = "stalled"
+        wall = time.perf_counter() - self._wall_start
+        log.info(
+            "run_ended",
+            sim_time=self.env.now,
+            reason=self.end_reason,
+            jobs_arrived=self.scheduler.arrived,
+            jobs_completed=len(self.tracker.completed),
+        )
+        stats = self.scheduler.solver_stats
+        return RunOutcome(
+            config=cfg,
+            end_reason=self.end_reason,
+            saturation=self.verdict,
+            sim_time=float(self.env.now),
+            wall_time=wall,
+            completions=tuple(self.tracker.completed),
+            jobs_arrived=self.scheduler.arrived,
+            rounds=self.scheduler.rounds,
+            busy_gpu_s=self.tracker.busy_gpu_s,
+            busy_gpu_s_by_type=self.tracker.busy_gpu_s_by_type.copy(),
+            gpu_type_names=cfg.cluster.gpu_types,
+            gpu_counts=cfg.cluster.counts,
+            solver=stats.to_dict(),
+            profile={
+                "lp_s": stats.time_s,
+                "mechanism_s": max(0.0, self.scheduler.mechanism_s - stats.time_s),
+                "simpy_and_other_s": max(0.0, wall - self.scheduler.mechanism_s),
+            },
+        )

@@ -1,0 +1,357 @@
+"""The ``hetsim`` command line: ``run`` one configuration, write a ``trace``, list ``policies``.
+
+The CLI is the only place that configures structlog: event traces go to
+``DIR/events.jsonl`` as JSON lines (``--events``), warnings to the terminal. Every
+kind of bad input ends with one line on stderr, ``hetsim: error: ...``, and exit
+code 2; nothing is left half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import structlog
+
+from cluster import ClusterSpec, parse_cluster
+from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
+from des.result import build_result
+from des.simulation import Simulation
+from hetsim.errors import InputError
+from hetsim.output import StagedDir, dumps
+from scheduler import lp, registry
+from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
+
+EXIT_BAD_INPUT = 2
+DEFAULT_WINDOW = "4000:5000"
+
+
+# -- structlog configuration (the CLI's job, never a library module's) --------------------
+
+
+def _event_first(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
+    """Puts ``event`` and ``sim_time`` first in each trace line, for reading by eye."""
+    head = {"event": event_dict.pop("event"), "sim_time": event_dict.pop("sim_time", None)}
+    head.update(event_dict)
+    return head
+
+
+def _echo_warnings(
+    _: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    if method in ("warning", "error", "critical"):
+        msg = event_dict.get("message") or event_dict.get("detail") or ""
+        click.echo(f"warning: {event_dict.get('event')}: {msg}".rstrip(": "), err=True)
+    return event_dict
+
+
+def configure_logging(events_file: TextIO | None) -> None:
+    """Events to ``events_file`` as JSON lines (all levels), or only warnings to stderr."""
+    if events_file is not None:
+        structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                _echo_warnings,
+                _event_first,
+                structlog.processors.JSONRenderer(),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            logger_factory=structlog.WriteLoggerFactory(file=events_file),
+            cache_logger_on_first_use=False,
+        )
+    else:
+        structlog.configure(
+            processors=[_echo_warnings, structlog.processors.JSONRenderer()],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.ReturnLoggerFactory(),
+            cache_logger_on_first_use=False,
+        )
+
+
+# -- argument parsing helpers -------------------------------------------------------------
+
+
+def parse_window(text: str) -> WindowConfig:
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, end = int(parts[0]), int(parts[1])
+        return WindowConfig(start, end)
+    except ValueError:
+        raise InputError(
+            f"'{text}' is not a window START:END of job ids with 0 <= START < END",
+            source="--window",
+            field="window",
+        ) from None
+
+
+def _progress_printer(stream: TextIO) -> Callable[[Simulation], None]:
+    tty = stream.isatty()
+    state = {"last": 0.0}
+
+    def show(sim: Simulation) -> None:
+        now = time.perf_counter()
+        if not tty and now - state["last"] < 10.0:
+            return
+        state["last"] = now
+        window = sim.window
+        win = f", window {sim.window_done}/{window.size}" if window is not None else ""
+        line = (
+            f"t = {sim.env.now / 3600:9.1f} h, {sim.scheduler.arrived} arrived, "
+            f"{len(sim.tracker.completed)} done{win}, {len(sim.mechanism.jobs)} active"
+        )
+        if tty:
+            stream.write("\r" + line + "   ")
+        else:
+            stream.write(line + "\n")
+        stream.flush()
+
+    return show
+
+
+def _fmt_h(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds / 3600:.2f} h"
+
+
+def summary_lines(result: dict[str, Any], out_dir: Path) -> list[str]:
+    cfg = result["config"]
+    cluster = ClusterSpec.from_dict(cfg["cluster"])
+    types = " ".join(f"{t}:{c}" for t, c in zip(cluster.gpu_types, cluster.counts, strict=True))
+    wl = cfg["workload"]
+    source = (
+        f"trace {wl['trace_path']}"
+        if wl["trace_path"]
+        else f"{wl['rate_per_hour']} jobs/h{' multi-GPU' if wl['multi_gpu'] else ''}"
+    )
+    util = result["utilization"]
+    per_type = ", ".join(
+        f"{t} {'n/a' if u is None else f'{u:.1%}'}" for t, u in util["per_type"].items()
+    )
+    solver = result["solver"]
+    by_solver = ", ".join(f"{k} {v}" for k, v in solver["by_solver"].items()) or "none"
+    window = result["window"]
+    wdesc = f"window {window['start']}:{window['end']}" if window else "all jobs"
+    total = result["window_jobs_total"]
+    lines = [
+        f"hetsim: {cfg['policy']} on {types}, {source}, seed {cfg['seed']}",
+        f"  ended: {result['end_reason']} at t = {result['sim_time_s'] / 3600:.1f} h after "
+        f"{result['rounds']:,} rounds ({result['wall_time_s']:.1f} s wall)",
+        f"  {wdesc}: {result['window_jobs_completed']}/{total if total is not None else '?'} "
+        f"jobs finished; avg JCT {_fmt_h(result['avg_jct_s'])} "
+        f"(p50 {_fmt_h(result['jct_p50_s'])}, p90 {_fmt_h(result['jct_p90_s'])}, "
+        f"p99 {_fmt_h(result['jct_p99_s'])})",
+        f"  utilisation {util['overall']:.1%} ({per_type})",
+        f"  allocation solves {solver['solves']} (LPs: {by_solver}), "
+        f"{solver['fallbacks']} fallbacks, {solver['failures']} failures, "
+        f"{solver['time_s']:.1f} s in solvers",
+    ]
+    if result["saturated"]:
+        lines.append(f"  SATURATED ({result['saturation_reason']}): {result['saturation_message']}")
+    lines.append(f"  wrote {out_dir / 'result.json'}")
+    return lines
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hetsim")
+def cli() -> None:
+    """hetsim: simulate GPU cluster scheduling policies (Gavel-style rounds)."""
+
+
+@cli.command()
+@click.option("--policy", required=True, help="Scheduling policy (see 'hetsim policies').")
+@click.option(
+    "--cluster",
+    "cluster_text",
+    default="36:36:36",
+    show_default=True,
+    help="V100:P100:K80 GPU counts, or a cluster .toml file.",
+)
+@click.option("--rate", type=float, help="Job arrival rate, jobs per hour (generated jobs).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Root random seed.")
+@click.option(
+    "--window", "window_text", help=f"Measurement window START:END of job ids [{DEFAULT_WINDOW}]."
+)
+@click.option("--multi-gpu", is_flag=True, help="Generate multi-GPU jobs (1/2/4/8 GPUs).")
+@click.option("--gpus-per-server", type=int, default=1, show_default=True)
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="Gavel TSV trace.")
+@click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
+@click.option("--max-jobs", type=int, help="Stop generating jobs after this many.")
+@click.option("--round-length", type=float, default=360.0, show_default=True, help="Seconds.")
+@click.option("--reset-interval", type=float, default=1920.0, show_default=True, help="Seconds.")
+@click.option("--solvers", default="ecos,scs", show_default=True, help="LP solver chain.")
+@click.option("--timeout", type=float, help="Wall-clock budget in seconds (last resort).")
+@click.option("--no-saturation", is_flag=True, help="Disable the saturation monitor.")
+@click.option("--saturation-window", type=int, default=100, show_default=True)
+@click.option("--saturation-min-rate", type=float, default=0.1, show_default=True)
+@click.option("--saturation-min-util", type=float, default=0.99, show_default=True)
+@click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--quiet", is_flag=True, help="No progress line and no summary.")
+def run(**opts: Any) -> None:
+    """Simulate one configuration and write DIR/result.json."""
+    config = build_config(opts)
+    throughputs = load_throughputs(config.workload.throughputs_path)
+    quiet = bool(opts["quiet"])
+    out_dir = Path(opts["out_dir"])
+    progress = None if quiet else _progress_printer(sys.stderr)
+    with StagedDir(out_dir) as staged:
+        events_fh = (staged.path / "events.jsonl").open("w") if opts["events"] else None
+        try:
+            configure_logging(events_fh)
+            sim = Simulation(config, throughputs=throughputs, progress=progress)
+            outcome = sim.run()
+        finally:
+            if events_fh is not None:
+                events_fh.close()
+            configure_logging(None)
+        if progress is not None and sys.stderr.isatty():
+            sys.stderr.write("\n")
+        result = build_result(outcome)
+        (staged.path / "result.json").write_text(dumps(result), encoding="utf-8")
+        staged.commit()
+    if not quiet:
+        for line in summary_lines(result, out_dir):
+            click.echo(line)
+
+
+def build_config(opts: dict[str, Any]) -> SimConfig:
+    """Validates the ``run`` options into a :class:`SimConfig` (InputError on bad input)."""
+    policy = opts["policy"]
+    if policy not in registry.names():
+        raise InputError(
+            f"unknown policy '{policy}' (known: {', '.join(registry.names())})",
+            source="--policy",
+            field="policy",
+        )
+    gps = opts["gpus_per_server"]
+    cluster = parse_cluster(opts["cluster_text"], gpus_per_server=gps)
+    trace_path = opts["trace_path"]
+    rate = opts["rate"]
+    if trace_path is None and rate is None:
+        raise InputError("give --rate (generated jobs) or --trace FILE", field="rate")
+    if trace_path is not None and rate is not None:
+        raise InputError("give either --rate or --trace, not both", field="rate")
+    if rate is not None and not rate > 0:
+        raise InputError(f"rate must be > 0 jobs/hour, not {rate}", source="--rate", field="rate")
+    if trace_path is not None and not Path(trace_path).is_file():
+        raise InputError("no such file", source=trace_path, field="trace")
+    max_jobs = opts["max_jobs"]
+    if max_jobs is not None and max_jobs < 1:
+        raise InputError("must be >= 1", source="--max-jobs", field="max-jobs")
+    window_text = opts["window_text"]
+    if window_text is None and trace_path is None and max_jobs is None:
+        window_text = DEFAULT_WINDOW
+    window = parse_window(window_text) if window_text is not None else None
+    try:
+        solvers = lp.validate_chain([s for s in opts["solvers"].split(",") if s])
+    except ValueError as exc:
+        raise InputError(str(exc), source="--solvers", field="solvers") from None
+    if opts["seed"] < 0:
+        raise InputError("seed must be >= 0", source="--seed", field="seed")
+    for name in ("round_length", "reset_interval", "timeout"):
+        value = opts[name]
+        if value is not None and (value < 0 or (name != "reset_interval" and value == 0)):
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"must be > 0, not {value}", source=flag, field=flag[2:])
+    try:
+        saturation = SaturationConfig(
+            enabled=not opts["no_saturation"],
+            window_completions=opts["saturation_window"],
+            min_completion_rate_per_h=opts["saturation_min_rate"],
+            min_utilization=opts["saturation_min_util"],
+        )
+    except ValueError as exc:
+        raise InputError(str(exc), source="--saturation-*", field="saturation") from None
+    try:
+        return _sim_config(opts, policy, cluster, window, solvers, saturation)
+    except ValueError as exc:
+        raise InputError(str(exc), field="config") from None
+
+
+def _sim_config(
+    opts: dict[str, Any],
+    policy: str,
+    cluster: ClusterSpec,
+    window: WindowConfig | None,
+    solvers: tuple[str, ...],
+    saturation: SaturationConfig,
+) -> SimConfig:
+    return SimConfig(
+        policy=policy,
+        cluster=cluster,
+        workload=WorkloadConfig(
+            rate_per_hour=opts["rate"],
+            multi_gpu=bool(opts["multi_gpu"]),
+            trace_path=opts["trace_path"],
+            throughputs_path=opts["throughputs_path"],
+            max_jobs=opts["max_jobs"],
+        ),
+        window=window,
+        seed=opts["seed"],
+        round_s=opts["round_length"],
+        reset_interval_s=opts["reset_interval"],
+        solvers=solvers,
+        saturation=saturation,
+        timeout_s=opts["timeout"],
+    )
+
+
+@cli.command()
+@click.option("--rate", type=float, required=True, help="Job arrival rate, jobs per hour.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--jobs", "num_jobs", type=int, required=True, help="How many jobs to write.")
+@click.option("--multi-gpu", is_flag=True)
+@click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False))
+def trace(
+    rate: float,
+    seed: int,
+    num_jobs: int,
+    multi_gpu: bool,
+    throughputs_path: str | None,
+    out_path: str,
+) -> None:
+    """Write the reference generator's jobs as a Gavel TSV trace."""
+    if num_jobs < 1:
+        raise InputError("must be >= 1", source="--jobs", field="jobs")
+    if seed < 0:
+        raise InputError("seed must be >= 0", source="--seed", field="seed")
+    throughputs = load_throughputs(throughputs_path)
+    config = GeneratorConfig(rate_per_hour=rate, seed=seed, multi_gpu=multi_gpu)
+    count = write_trace(out_path, generate_n(config, throughputs, num_jobs))
+    click.echo(f"wrote {count} jobs to {out_path}")
+
+
+@cli.command()
+def policies() -> None:
+    """List the scheduling policies."""
+    for name in registry.names():
+        click.echo(f"{name:28s} {registry.get(name).summary}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the CLI and turns every input error into one line and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="hetsim", standalone_mode=False)
+    except InputError as exc:
+        click.echo(f"hetsim: error: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.Abort:
+        click.echo("hetsim: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"hetsim: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The scheduler's view of the active jobs: compact arrays in job-id order.
+
+One row per job that has arrived and not finished. Rows are kept sorted by job id
+(ids only grow, so an arrival appends), which is the order the reference breaks
+priority ties in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ActiveJobs:
+    """Per-job arrays for ``n`` active jobs over ``m`` GPU types."""
+
+    def __init__(self, num_types: int) -> None:
+        m = num_types
+        self.num_types = m
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.throughputs = np.zeros((0, m))
+        self.scale_factors = np.zeros(0, dtype=np.int64)
+        self.weights = np.zeros(0)
+        self.total_steps = np.zeros(0)
+        self.done_steps = np.zeros(0)
+        self.arrival = np.zeros(0)
+        # Time received per type since the last allocation reset (starts at half a round).
+        self.job_time = np.zeros((0, m))
+        self.deficit = np.zeros((0, m))
+        # The allocation in force; rows of jobs that arrived after the last solve are 0.
+        self.allocation = np.zeros((0, m))
+        self.in_allocation = np.zeros(0, dtype=bool)
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def add(
+        self,
+        job_id: int,
+        throughputs: np.ndarray,
+        scale_factor: int,
+        weight: float,
+        total_steps: float,
+        arrival: float,
+        initial_job_time: float,
+    ) -> None:
+        """Appends a job; its id must exceed every active id."""
+        if len(self) and job_id <= int(self.ids[-1]):
+            raise ValueError(f"job {job_id} arrives out of id order")
+        m = self.num_types
+        self.ids = np.append(self.ids, job_id)
+        self.throughputs = np.vstack([self.throughputs, np.asarray(throughputs).reshape(1, m)])
+        self.scale_factors = np.append(self.scale_factors, scale_factor)
+        self.weights = np.append(self.weights, weight)
+        self.total_steps = np.append(self.total_steps, total_steps)
+        self.done_steps = np.append(self.done_steps, 0.0)
+        self.arrival = np.append(self.arrival, arrival)
+        self.job_time = np.vstack([self.job_time, np.full((1, m), initial_job_time)])
+        self.deficit = np.vstack([self.deficit, np.zeros((1, m))])
+        self.allocation = np.vstack([self.allocation, np.zeros((1, m))])
+        self.in_allocation = np.append(self.in_allocation, False)
+
+    def index(self, job_id: int) -> int:
+        """Row of an active job; ``KeyError`` if it is not active."""
+        i = int(np.searchsorted(self.ids, job_id))
+        if i >= len(self) or int(self.ids[i]) != job_id:
+            raise KeyError(f"job {job_id} is not active")
+        return i
+
+    def remove(self, job_id: int) -> None:
+        i = self.index(job_id)
+        for name in (
+            "ids",
+            "throughputs",
+            "scale_factors",
+            "weights",
+            "total_steps",
+            "done_steps",
+            "arrival",
+            "job_time",
+            "deficit",
+            "allocation",
+            "in_allocation",
+        ):
+            setattr(self, name, np.delete(getattr(self, name), i, axis=0))
+
+    def remaining(self) -> np.ndarray:
+        out: np.ndarray = self.total_steps - self.done_steps
+        return out

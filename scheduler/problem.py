@@ -1,0 +1,87 @@
+"""The allocator's one input and one output: arrays in, an allocation matrix out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scheduler.lp import LPSolution
+
+
+@dataclass(frozen=True)
+class AllocationProblem:
+    """Everything a policy may look at, as arrays over ``n`` jobs and ``m`` GPU types.
+
+    Rows are in job-id order (the order of arrival). ``throughputs[i, j]`` is job
+    ``i``'s steps/second on ``scale_factors[i]`` GPUs of type ``j`` (0: cannot run
+    there). ``previous`` is the allocation in force before this solve, aligned with the
+    current rows (zeros for jobs that were not in it), for policies that keep state
+    such as FIFO.
+    """
+
+    throughputs: np.ndarray
+    scale_factors: np.ndarray
+    capacities: np.ndarray
+    weights: np.ndarray
+    remaining_steps: np.ndarray
+    times_since_start: np.ndarray
+    previous: np.ndarray
+
+    @property
+    def num_jobs(self) -> int:
+        return int(self.throughputs.shape[0])
+
+    @property
+    def num_types(self) -> int:
+        return int(self.throughputs.shape[1])
+
+    @property
+    def runnable(self) -> np.ndarray:
+        """Cells a job may be given time on: positive throughput, a type with GPUs, and
+        a job that fits in that type at all."""
+        fits = self.scale_factors[:, None] <= self.capacities[None, :]
+        return (self.throughputs > 0) & fits
+
+    @classmethod
+    def build(
+        cls,
+        throughputs: np.ndarray,
+        scale_factors: np.ndarray,
+        capacities: np.ndarray,
+        weights: np.ndarray | None = None,
+        remaining_steps: np.ndarray | None = None,
+        times_since_start: np.ndarray | None = None,
+        previous: np.ndarray | None = None,
+    ) -> AllocationProblem:
+        """Convenience constructor that fills the optional arrays with neutral values."""
+        t = np.asarray(throughputs, dtype=float)
+        n = t.shape[0]
+        return cls(
+            throughputs=t,
+            scale_factors=np.asarray(scale_factors, dtype=np.int64),
+            capacities=np.asarray(capacities, dtype=float),
+            weights=np.ones(n) if weights is None else np.asarray(weights, dtype=float),
+            remaining_steps=(
+                np.ones(n) if remaining_steps is None else np.asarray(remaining_steps, float)
+            ),
+            times_since_start=(
+                np.zeros(n) if times_since_start is None else np.asarray(times_since_start, float)
+            ),
+            previous=np.zeros_like(t) if previous is None else np.asarray(previous, dtype=float),
+        )
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A policy's answer: the fraction of time each job should get on each type.
+
+    ``matrix`` is ``n x m`` with rows summing to at most 1 and, per type, GPU-weighted
+    columns within capacity. ``solves`` lists the LP solutions it took (empty for
+    policies that solve nothing); ``failed`` is set when every solver failed and a
+    last-resort allocation was used instead.
+    """
+
+    matrix: np.ndarray
+    solves: tuple[LPSolution, ...] = field(default=())
+    failed: bool = False
