@@ -45,10 +45,12 @@ class CompletionTracker:
         mechanism: RoundMechanism,
         num_types: int,
         on_job_completed: Callable[[Completion], None],
+        arrivals: Callable[[], int] = lambda: 0,
     ) -> None:
         self.env = env
         self.mechanism = mechanism
         self.on_job_completed = on_job_completed
+        self._arrivals = arrivals
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
         self.completed: list[Completion] = []
@@ -104,4 +106,5 @@ class CompletionTracker:
             completions=len(self.completed),
             active=len(self.mechanism.jobs),
             busy_gpu_s=self.busy_gpu_s,
+            arrivals=self._arrivals(),
         )

@@ -8,6 +8,7 @@ caught too) and triggers the run's stop event.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -27,14 +28,15 @@ HOUR = 3600.0
 class Observation:
     """The cluster's state at a completion (or a timer tick).
 
-    ``busy_gpu_s``: GPU-seconds of work finished so far; ``active``: jobs arrived and
-    not finished; ``completions``: jobs finished so far.
+    ``busy_gpu_s``: GPU-seconds of work finished so far; ``active``: jobs admitted and
+    not finished; ``completions``, ``arrivals``: jobs finished and arrived so far.
     """
 
     time: float
     completions: int
     active: int
     busy_gpu_s: float
+    arrivals: int
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,9 @@ class SaturationDetector:
         self.total_gpus = total_gpus
         w = config.window_completions
         self._recent: deque[Observation] = deque(maxlen=w + 1)
-        # One entry per closed block of w completions: (start, end) observations.
-        self._blocks: deque[tuple[Observation, Observation]] = deque(maxlen=config.growth_windows)
-        self._block_start: Observation | None = None
+        # The observation at each block boundary (every w completions), enough for the
+        # growth horizon of growth_windows blocks.
+        self._marks: deque[Observation] = deque(maxlen=config.growth_windows + 1)
 
     def _utilization(self, a: Observation, b: Observation) -> float:
         span = b.time - a.time
@@ -67,17 +69,17 @@ class SaturationDetector:
     def observe(self, obs: Observation, *, completion: bool = True) -> Verdict | None:
         """Feeds one observation; returns a verdict the first time saturation is seen."""
         cfg = self.config
+        closed = False
         if completion:
             self._recent.append(obs)
-            if self._block_start is None:
-                self._block_start = obs
-            elif obs.completions - self._block_start.completions >= cfg.window_completions:
-                self._blocks.append((self._block_start, obs))
-                self._block_start = obs
+            last = self._marks[-1] if self._marks else None
+            if last is None or obs.completions - last.completions >= cfg.window_completions:
+                self._marks.append(obs)
+                closed = last is not None
         stalled = self._stalled(obs)
         if stalled is not None:
             return stalled
-        return self._growing(obs) if completion else None
+        return self._growing(obs) if closed else None
 
     def _stalled(self, now: Observation) -> Verdict | None:
         cfg = self.config
@@ -101,22 +103,24 @@ class SaturationDetector:
 
     def _growing(self, now: Observation) -> Verdict | None:
         cfg = self.config
-        if len(self._blocks) < cfg.growth_windows:
+        if len(self._marks) <= cfg.growth_windows:
             return None
-        blocks = list(self._blocks)
-        for a, b in blocks:
-            if b.active <= a.active or self._utilization(a, b) < cfg.min_utilization:
-                return None
-        start, end = blocks[0][0], blocks[-1][1]
-        floor = cfg.growth_min_jobs_per_gpu * self.total_gpus
-        if end.active < cfg.growth_min_ratio * start.active or end.active < floor:
+        start = self._marks[0]
+        util = self._utilization(start, now)
+        if util < cfg.min_utilization or now.active <= self.total_gpus:
             return None
-        util = self._utilization(start, end)
+        arrivals = now.arrivals - start.arrivals
+        completions = now.completions - start.completions
+        growth = now.active - start.active
+        noise = math.sqrt(arrivals + completions)
+        if growth < cfg.growth_min_fraction * arrivals or growth < cfg.growth_z * noise:
+            return None
         return Verdict(
             "queue_growth",
-            f"active jobs rose in each of the last {len(blocks)} windows of "
-            f"{cfg.window_completions} completions, from {start.active} to {end.active}, "
-            f"at {util:.1%} utilisation: arrivals outpace completions",
+            f"active jobs rose from {start.active} to {now.active} over the last "
+            f"{completions} completions ({growth / max(arrivals, 1):.1%} of "
+            f"{arrivals} arrivals, {growth / max(noise, 1e-9):.1f} sigma) at "
+            f"{util:.1%} utilisation: arrivals outpace completions",
             now.time,
         )
 

@@ -33,7 +33,15 @@ from des.rounds import RoundScheduler
 from des.worker import GpuWorker
 from scheduler import registry
 from scheduler.mechanism import MechanismConfig, RoundMechanism
-from workloads import GeneratorConfig, Job, ThroughputTable, generate, load_throughputs, read_trace
+from workloads import (
+    TEMPLATES,
+    GeneratorConfig,
+    Job,
+    ThroughputTable,
+    generate,
+    load_throughputs,
+    read_trace,
+)
 
 log = structlog.get_logger()
 
@@ -64,6 +72,17 @@ class RunOutcome:
     profile: dict[str, float]
 
 
+def check_generator_coverage(
+    throughputs: ThroughputTable, gpu_types: tuple[str, ...], multi_gpu: bool
+) -> None:
+    """Fails before the run (InputError naming the file and entry) when the throughput
+    file lacks a job type the generator can draw, rather than hours into it."""
+    for template in TEMPLATES:
+        counts = (1, 2, 4, 8) if multi_gpu and template.distributed else (1,)
+        for count in counts:
+            throughputs.isolated(template.model, count, gpu_types)
+
+
 def load_workload(config: SimConfig, throughputs: ThroughputTable) -> Iterator[Job]:
     """The run's jobs in arrival order: the seeded generator's stream, or a trace."""
     wl = config.workload
@@ -73,6 +92,8 @@ def load_workload(config: SimConfig, throughputs: ThroughputTable) -> Iterator[J
         )
     else:
         assert wl.rate_per_hour is not None
+        types = tuple(dict.fromkeys((*config.cluster.gpu_types, wl.reference_type)))
+        check_generator_coverage(throughputs, types, wl.multi_gpu)
         gen = GeneratorConfig(
             rate_per_hour=wl.rate_per_hour,
             seed=config.seed,
@@ -117,7 +138,11 @@ class Simulation:
             solvers=config.solvers,
         )
         self.tracker = CompletionTracker(
-            self.env, self.mechanism, cluster.num_types, self._on_completed
+            self.env,
+            self.mechanism,
+            cluster.num_types,
+            self._on_completed,
+            arrivals=lambda: self.scheduler.arrived,
         )
         self.workers = [
             GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]), self.tracker.slice_done)

@@ -1,0 +1,142 @@
+"""The round mechanism on its own: reset rule, priorities, selection and slices."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from cluster import ClusterSpec, Placer, Topology
+from scheduler import registry
+from scheduler.mechanism import MechanismConfig, RoundMechanism
+
+
+def _mechanism(
+    policy: str, counts: tuple[int, ...], seed: int = 0, per_server: int = 1
+) -> tuple[RoundMechanism, Placer]:
+    names = ("v100", "p100", "k80")[: len(counts)]
+    spec = ClusterSpec(names, counts, (per_server,) * len(counts))
+    mech = RoundMechanism(
+        registry.get(policy),
+        np.array(counts),
+        MechanismConfig(),
+        type_rng=random.Random(seed + 5),
+        policy_rng=random.Random(seed),
+        solvers=("ecos", "scs"),
+    )
+    return mech, Placer(Topology(spec))
+
+
+def _add(mech: RoundMechanism, job_id: int, t: list[float], s: int = 1, steps: float = 1e6) -> None:
+    mech.add_job(job_id, np.array(t), s, 1.0, steps, arrival=0.0)
+
+
+def test_allocation_is_resolved_only_when_due() -> None:
+    """Re-solve when the job set changed AND 1920 s passed (or no reset after t = 0 yet)."""
+    mech, placer = _mechanism("max_min_fairness_perf", (1, 1))
+    _add(mech, 0, [2.0, 1.0])
+    assert mech.plan_round(0.0, placer).solve is not None  # first solve
+    assert mech.plan_round(360.0, placer).solve is None  # nothing changed
+    _add(mech, 1, [1.0, 1.0])
+    assert mech.plan_round(720.0, placer).solve is not None  # last reset was at t = 0
+    _add(mech, 2, [1.0, 1.0])
+    assert mech.plan_round(1080.0, placer).solve is None  # only 360 s since the reset
+    assert mech.plan_round(2639.0, placer).solve is None  # 1919 s
+    assert mech.plan_round(2640.0, placer).solve is not None  # 1920 s
+
+
+def test_job_arriving_after_the_solve_waits_for_the_next_one() -> None:
+    """A job not in the allocation takes a queue slot but is not run."""
+    mech, placer = _mechanism("max_min_fairness_perf", (2,))
+    _add(mech, 0, [1.0])
+    mech.plan_round(0.0, placer)
+    mech.plan_round(360.0, placer)  # moves last_reset away from 0
+    _add(mech, 1, [1.0])
+    mech.need_update = True
+    _add(mech, 2, [1.0])
+    mech.plan_round(400.0, placer)  # solves for 0, 1, 2
+    _add(mech, 3, [1.0])
+    plan = mech.plan_round(760.0, placer)  # 360 s later: no solve, job 3 waits
+    assert plan.solve is None
+    assert 3 not in {d.job_id for d in plan.dispatches}
+
+
+def test_least_served_job_runs_first() -> None:
+    """With equal allocations, the job that received less time has the higher priority."""
+    mech, placer = _mechanism("max_min_fairness", (1,))
+    _add(mech, 0, [1.0])
+    _add(mech, 1, [1.0])
+    first = mech.plan_round(0.0, placer).dispatches
+    assert [d.job_id for d in first] == [0]  # a tie goes to the lower id
+    mech.credit(0, 0, first[0].steps, first[0].duration)
+    second = mech.plan_round(360.0, placer).dispatches
+    assert [d.job_id for d in second] == [1]
+
+
+def test_slice_is_a_whole_round_of_steps_capped_by_what_is_left() -> None:
+    """steps = min(int(throughput * 360), remaining); duration = steps / throughput."""
+    mech, placer = _mechanism("max_min_fairness_perf", (2,))
+    _add(mech, 0, [2.5], steps=1e6)
+    _add(mech, 1, [2.5], steps=100.0)
+    plan = mech.plan_round(0.0, placer)
+    by_id = {d.job_id: d for d in plan.dispatches}
+    assert by_id[0].steps == 900.0 and by_id[0].duration == pytest.approx(360.0)
+    assert by_id[1].steps == 100.0 and by_id[1].duration == pytest.approx(40.0)
+    assert mech.credit(1, 0, 100.0, 40.0) is True
+    assert mech.credit(0, 0, 900.0, 360.0) is False
+
+
+def test_work_conservation_uses_leftover_gpus_but_never_zero_throughput_ones() -> None:
+    """LAS fills idle GPUs even where the allocation is 0, but not where a job cannot run."""
+    mech, placer = _mechanism("max_min_fairness_perf", (1, 1))
+    _add(mech, 0, [2.0, 1.0])
+    _add(mech, 1, [2.0, 1.0])
+    _add(mech, 2, [2.0, 0.0])
+    mech.plan_round(0.0, placer)
+    mech.jobs.allocation[:] = [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]
+    plan = mech.plan_round(360.0, placer)  # no change in the job set: no re-solve
+    assert plan.solve is None
+    assert {(d.job_id, d.type_index) for d in plan.dispatches} == {(0, 0), (1, 1)}
+
+
+def test_fifo_does_not_place_where_its_allocation_is_zero() -> None:
+    """FIFO policies are not work-conserving across types."""
+    mech, placer = _mechanism("fifo_perf", (1, 1))
+    _add(mech, 0, [1.0, 5.0])
+    plan = mech.plan_round(0.0, placer)
+    assert [(d.job_id, d.type_index) for d in plan.dispatches] == [(0, 1)]
+
+
+def test_agnostic_policies_shuffle_the_type_order_from_their_stream() -> None:
+    """The type order follows random.Random(seed + 5).shuffle each round; _perf keeps it fixed."""
+    mech, placer = _mechanism("max_min_fairness", (1, 1, 1), seed=3)
+    expected_rng = random.Random(3 + 5)
+    for t in range(5):
+        order = [0, 1, 2]
+        expected_rng.shuffle(order)
+        assert mech.plan_round(360.0 * t, placer).type_order == tuple(order)
+    perf, placer = _mechanism("max_min_fairness_perf", (1, 1, 1))
+    assert {perf.plan_round(360.0 * t, placer).type_order for t in range(5)} == {(0, 1, 2)}
+
+
+def test_multi_gpu_job_only_runs_where_its_gpus_fit() -> None:
+    """A 4-GPU job needs four free GPUs of one type (and one server when servers are larger)."""
+    mech, placer = _mechanism("max_min_fairness_perf", (3, 4), per_server=4)
+    _add(mech, 0, [5.0, 1.0], s=4)
+    plan = mech.plan_round(0.0, placer)
+    assert [(d.type_index, len(d.gpus)) for d in plan.dispatches] == [(1, 4)]
+
+
+def test_deficit_records_time_owed_at_a_reset() -> None:
+    """At a reset, deficit += allocation * elapsed - time received (beyond the half round)."""
+    mech, placer = _mechanism("max_min_fairness", (1,))
+    _add(mech, 0, [1.0])
+    _add(mech, 1, [1.0])
+    plan = mech.plan_round(0.0, placer)
+    d = plan.dispatches[0]
+    mech.credit(d.job_id, 0, d.steps, 360.0)
+    mech.remove_job(1)  # a change, so the next boundary after 1920 s resets
+    mech.plan_round(360.0, placer)  # last_reset is 0: resets now
+    # job 0: should 0.5 * 360 = 180, received 360 -> deficit -180
+    assert mech.jobs.deficit[0, 0] == pytest.approx(-180.0)

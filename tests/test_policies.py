@@ -1,0 +1,149 @@
+"""Allocation policies: hand-checked tiny cases and invariants over random inputs."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler import lp, policies, registry
+from scheduler.problem import AllocationProblem
+
+CTX = policies.PolicyContext(rng=random.Random(0))
+
+
+def _problem(
+    t: list[list[float]], s: list[int], cap: list[float], **kw: object
+) -> AllocationProblem:
+    return AllocationProblem.build(np.array(t, float), np.array(s), np.array(cap, float), **kw)  # type: ignore[arg-type]
+
+
+def test_agnostic_max_min_splits_one_gpu_evenly() -> None:
+    """Two jobs, one GPU: each gets half the time."""
+    x = policies.max_min_fairness(_problem([[1.0], [3.0]], [1, 1], [1]), CTX).matrix
+    np.testing.assert_allclose(x, [[0.5], [0.5]], atol=1e-6)
+
+
+def test_agnostic_max_min_weights_time_by_gpu_count() -> None:
+    """A 2-GPU job gets half the time of a 1-GPU job: equal GPU-time shares."""
+    x = policies.max_min_fairness(_problem([[1.0], [1.0]], [1, 2], [2]), CTX).matrix
+    # s1*x1 = s2*x2 and x1 + 2*x2 = 2  ->  x1 = 1, x2 = 0.5
+    np.testing.assert_allclose(x[:, 0], [1.0, 0.5], atol=1e-6)
+
+
+def test_agnostic_max_min_respects_priority_weights() -> None:
+    """A job of weight 2 gets twice the share of a job of weight 1."""
+    x = policies.max_min_fairness(_problem([[1.0], [1.0]], [1, 1], [1], weights=[2.0, 1.0]), CTX)
+    np.testing.assert_allclose(x.matrix[:, 0], [2 / 3, 1 / 3], atol=1e-6)
+
+
+def test_perf_max_min_gives_each_job_its_fast_type() -> None:
+    """Two jobs each 3x faster on a different type: each gets all of its fast type."""
+    x = policies.max_min_fairness_perf(_problem([[3.0, 1.0], [1.0, 3.0]], [1, 1], [1, 1]), CTX)
+    np.testing.assert_allclose(x.matrix, [[1.0, 0.0], [0.0, 1.0]], atol=1e-5)
+
+
+def test_perf_max_min_objective_beats_agnostic() -> None:
+    """The heterogeneity-aware allocation's worst normalised throughput is no worse."""
+    p = _problem([[4.0, 1.0], [2.0, 1.5], [1.0, 1.0]], [1, 1, 1], [1, 1])
+    agn = policies.max_min_fairness(p, CTX).matrix
+    perf = policies.max_min_fairness_perf(p, CTX).matrix
+    iso = (p.throughputs * agn).sum(axis=1)
+    assert ((p.throughputs * perf).sum(axis=1) / iso).min() >= 1.0 - 1e-6
+
+
+def test_zero_throughput_cells_are_never_allocated() -> None:
+    """A job that cannot run on a type gets no time there, whatever the policy."""
+    p = _problem([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]], [1, 1, 1], [2, 2])
+    for name in registry.names():
+        x = registry.get(name).allocate(p, policies.PolicyContext(rng=random.Random(1))).matrix
+        assert x[0, 1] == 0.0 and x[2, 0] == 0.0, name
+
+
+def test_fifo_perf_takes_the_fastest_type_in_arrival_order() -> None:
+    """Jobs are served in order, each on its fastest type with room."""
+    p = _problem([[1.0, 5.0], [1.0, 5.0], [1.0, 5.0]], [1, 1, 1], [1, 1])
+    x = policies.fifo_perf(p, CTX).matrix
+    np.testing.assert_array_equal(x, [[0, 1], [1, 0], [0, 0]])
+
+
+def test_fifo_blocks_behind_a_job_that_does_not_fit() -> None:
+    """Nobody jumps ahead of a job waiting for room."""
+    p = _problem([[1.0], [1.0], [1.0]], [1, 4, 1], [4])
+    x = policies.fifo_perf(p, CTX).matrix
+    np.testing.assert_array_equal(x[:, 0], [1, 0, 0])
+
+
+def test_agnostic_fifo_keeps_the_type_a_job_holds() -> None:
+    """A running FIFO job keeps its type; a newcomer gets what is left."""
+    prev = np.array([[0.0, 1.0], [0.0, 0.0]])
+    p = _problem([[1.0, 1.0], [1.0, 1.0]], [1, 1], [1, 1], previous=prev)
+    x = policies.fifo(p, CTX).matrix
+    np.testing.assert_array_equal(x, [[0, 1], [1, 0]])
+
+
+def test_agnostic_fifo_draws_types_from_its_stream() -> None:
+    """The random type comes from the policy's stream: same seed, same choices."""
+    p = _problem([[1.0] * 3] * 6, [1] * 6, [2, 2, 2])
+    a = policies.fifo(p, policies.PolicyContext(rng=random.Random(5))).matrix
+    b = policies.fifo(p, policies.PolicyContext(rng=random.Random(5))).matrix
+    np.testing.assert_array_equal(a, b)
+    assert a.sum(axis=0).tolist() == [2, 2, 2]
+
+
+def test_solver_failure_falls_back_to_a_feasible_allocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When every solver fails the policy still answers, marked failed and feasible."""
+    for name in ("ecos", "scs"):
+        monkeypatch.setitem(lp.SOLVERS, name, lambda _: (lp.FAILED, None, "boom"))
+    p = _problem([[1.0, 2.0], [1.0, 0.0], [3.0, 1.0]], [1, 2, 1], [2, 1])
+    alloc = policies.max_min_fairness_perf(p, CTX)
+    assert alloc.failed
+    _check_invariants(p, alloc.matrix)
+    assert alloc.matrix.sum() > 0
+
+
+def test_empty_problem_gives_empty_allocation() -> None:
+    """No jobs: an empty matrix, no solve."""
+    p = AllocationProblem.build(np.zeros((0, 3)), np.zeros(0, dtype=int), np.ones(3))
+    for name in registry.names():
+        x = registry.get(name).allocate(p, CTX).matrix
+        assert x.shape == (0, 3)
+
+
+def _check_invariants(p: AllocationProblem, x: np.ndarray) -> None:
+    tol = 1e-6
+    assert x.shape == p.throughputs.shape
+    assert (x >= -tol).all()
+    assert (x.sum(axis=1) <= 1 + tol).all()
+    assert ((p.scale_factors[:, None] * x).sum(axis=0) <= p.capacities + tol).all()
+    assert (x[p.throughputs == 0] == 0).all()
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> AllocationProblem:
+    n = draw(st.integers(4, 60))
+    m = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0.1, 10.0, (n, m))
+    t[rng.random((n, m)) < draw(st.floats(0.0, 0.5))] = 0.0
+    s = rng.choice([1, 2, 4, 8], n, p=[0.7, 0.1, 0.15, 0.05])
+    cap = rng.integers(0, 40, m).astype(float)
+    prev = np.zeros((n, m))
+    return AllocationProblem.build(t, s, cap, previous=prev)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    problems(), st.sampled_from(["max_min_fairness", "max_min_fairness_perf", "fifo", "fifo_perf"])
+)
+def test_allocations_respect_capacity_rows_and_zero_cells(p: AllocationProblem, name: str) -> None:
+    """Capacity per type, at most 1 per job, nothing where throughput is 0."""
+    alloc = registry.get(name).allocate(p, policies.PolicyContext(rng=random.Random(0)))
+    assert not alloc.failed
+    _check_invariants(p, alloc.matrix)

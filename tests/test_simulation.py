@@ -1,0 +1,174 @@
+"""Whole runs: small but real simulations end to end, through the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from cluster import parse_cluster
+from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
+from des.result import build_result, strip_wall_clock
+from des.simulation import Simulation
+from workloads import GeneratorConfig, Job, ThroughputTable, generate_n, write_trace
+
+
+def _config(policy: str = "max_min_fairness_perf", **kw: object) -> SimConfig:
+    base: dict[str, object] = {
+        "policy": policy,
+        "cluster": parse_cluster("4:4:4"),
+        "workload": WorkloadConfig(rate_per_hour=0.3),
+        "window": WindowConfig(20, 60),
+        "seed": 1,
+    }
+    base.update(kw)
+    return SimConfig(**base)  # type: ignore[arg-type]
+
+
+def _run(config: SimConfig, **kw: object) -> dict[str, object]:
+    return build_result(Simulation(config, **kw).run())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "policy", ["max_min_fairness", "max_min_fairness_perf", "fifo", "fifo_perf"]
+)
+def test_small_run_completes_its_window(policy: str) -> None:
+    """Every window job finishes; the averages and counters are consistent."""
+    r = _run(_config(policy))
+    assert r["end_reason"] == "window_complete"
+    assert r["window_jobs_completed"] == r["window_jobs_total"] == 40
+    assert r["window_jobs_unfinished"] == 0
+    assert r["avg_jct_s"] is not None and r["avg_jct_s"] > 0
+    assert r["jct_p50_s"] <= r["jct_p90_s"] <= r["jct_p99_s"]  # type: ignore[operator]
+    util = r["utilization"]
+    assert 0 < util["overall"] <= 1  # type: ignore[index]
+    assert all(0 <= u <= 1 for u in util["per_type"].values())  # type: ignore[index]
+    assert r["solver"]["failures"] == 0  # type: ignore[index]
+    assert r["config"]["policy"] == policy  # type: ignore[index]
+
+
+def test_jct_is_never_shorter_than_running_alone_on_the_fastest_gpu(
+    throughputs: ThroughputTable,
+) -> None:
+    """No job finishes faster than its steps at its best throughput on any type."""
+    cfg = _config(window=WindowConfig(0, 40))
+    out = Simulation(cfg).run()
+    jobs = {j.job_id: j for j in generate_n(GeneratorConfig(0.3, seed=1), throughputs, 400)}
+    for c in out.completions:
+        job = jobs[c.job_id]
+        best = throughputs.isolated(job.model, job.scale_factor, cfg.cluster.gpu_types).max()
+        assert c.jct >= job.total_steps / best - 1e-6
+
+
+def test_same_config_and_seed_give_identical_results_and_events() -> None:
+    """Determinism: results (bar wall-clock fields) and the event stream are identical."""
+    runs = []
+    for _ in range(2):
+        with capture_logs() as logs:
+            result = _run(_config("max_min_fairness"))
+        runs.append((strip_wall_clock(result), logs))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1] == runs[1][1]
+    assert len(runs[0][1]) > 100
+
+
+def test_different_seeds_differ() -> None:
+    """The seed reaches the workload: another seed, another result."""
+    a = _run(_config(seed=1))
+    b = _run(_config(seed=2))
+    assert a["avg_jct_s"] != b["avg_jct_s"]
+
+
+def test_overloaded_run_ends_itself_as_saturated() -> None:
+    """Far more work than the GPUs can do: the monitor ends the run long before its window."""
+    cfg = _config(
+        "max_min_fairness",
+        cluster=parse_cluster("4:0:0"),
+        workload=WorkloadConfig(rate_per_hour=1.0),
+        window=WindowConfig(0, 3000),
+        saturation=SaturationConfig(window_completions=10, growth_windows=10),
+    )
+    r = _run(cfg)
+    assert r["end_reason"] == "saturated" and r["saturated"] is True
+    assert r["saturation_reason"] == "queue_growth"
+    assert r["window_jobs_completed"] < 300
+    assert r["avg_jct_s"] is not None  # finished window jobs still averaged
+    assert r["window_jobs_unfinished"] == 3000 - r["window_jobs_completed"]  # type: ignore[operator]
+
+
+def test_a_single_gpu_buried_in_jobs_is_stalled() -> None:
+    """Completions slower than 0.1 jobs/h on a fully busy GPU: the run ends as stalled."""
+    cfg = _config(
+        "max_min_fairness",
+        cluster=parse_cluster("1:0:0"),
+        workload=WorkloadConfig(rate_per_hour=1.0),
+        window=WindowConfig(0, 3000),
+        saturation=SaturationConfig(window_completions=10, growth_windows=10),
+    )
+    r = _run(cfg)
+    assert r["end_reason"] == "saturated" and r["saturation_reason"] == "stalled"
+    assert "below 0.1 jobs/h" in r["saturation_message"]  # type: ignore[operator]
+
+
+def test_saturation_can_be_switched_off() -> None:
+    """With the monitor off, the wall-clock timeout is the last resort."""
+    cfg = _config(
+        "max_min_fairness",
+        cluster=parse_cluster("4:0:0"),
+        workload=WorkloadConfig(rate_per_hour=0.5),
+        window=WindowConfig(0, 3000),
+        saturation=SaturationConfig(enabled=False),
+        timeout_s=1.0,
+    )
+    r = _run(cfg)
+    assert r["end_reason"] == "timeout" and r["saturated"] is False
+
+
+def test_jobs_that_cannot_run_anywhere_stall_the_run_without_crashing() -> None:
+    """ResNet-50 (batch 128) on 2 GPUs cannot use K80s: on a K80-only cluster it waits forever."""
+    jobs = [
+        Job(0, "ResNet-50 (batch size 128)", 2, 1000.0, 0.0),
+        Job(1, "ResNet-18 (batch size 16)", 1, 1000.0, 10.0),
+    ]
+    cfg = _config(
+        cluster=parse_cluster("0:0:4"),
+        workload=WorkloadConfig(rate_per_hour=1.0, multi_gpu=True),
+        window=WindowConfig(0, 2),
+    )
+    r = _run(cfg, jobs=jobs)
+    assert r["end_reason"] == "stalled"
+    assert r["window_jobs_completed"] == 1 and r["window_jobs_unfinished"] == 1
+    assert r["avg_jct_s"] is not None
+
+
+def test_a_trace_replays_the_generated_run(tmp_path: Path, throughputs: ThroughputTable) -> None:
+    """The same jobs from a written trace give (nearly) the same result as generating them."""
+    jobs = generate_n(GeneratorConfig(0.3, seed=1), throughputs, 80)
+    path = tmp_path / "t.tsv"
+    write_trace(path, jobs)
+    generated = _run(_config(workload=WorkloadConfig(rate_per_hour=0.3, max_jobs=80), window=None))
+    traced = _run(_config(workload=WorkloadConfig(trace_path=str(path)), window=None))
+    assert traced["end_reason"] == generated["end_reason"] == "all_jobs_done"
+    assert traced["window_jobs_completed"] == generated["window_jobs_completed"] == 80
+    # A trace stores whole steps (the reference's %d), so durations differ by < 1 step.
+    assert traced["avg_jct_s"] == pytest.approx(generated["avg_jct_s"], rel=5e-3)
+
+
+def test_event_stream_tells_the_story() -> None:
+    """Every event carries the simulated time; arrivals, placements, completions all appear."""
+    with capture_logs() as logs:
+        _run(_config())
+    names = {e["event"] for e in logs}
+    assert {
+        "run_started",
+        "job_arrived",
+        "allocation_solved",
+        "round_started",
+        "job_placed",
+        "job_completed",
+        "run_ended",
+    } <= names
+    assert all("sim_time" in e for e in logs)
+    times = [e["sim_time"] for e in logs]
+    assert times == sorted(times)
