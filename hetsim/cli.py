@@ -8,6 +8,7 @@ code 2; nothing is left half-written.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -22,6 +23,7 @@ from cluster import ClusterSpec, parse_cluster
 from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
 from des.result import build_result
 from des.simulation import Simulation
+from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
 from scheduler import lp, registry
@@ -329,6 +331,49 @@ def trace(
     config = GeneratorConfig(rate_per_hour=rate, seed=seed, multi_gpu=multi_gpu)
     count = write_trace(out_path, generate_n(config, throughputs, num_jobs))
     click.echo(f"wrote {count} jobs to {out_path}")
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--job", "job_ids", type=int, multiple=True, help="Show this job's timeline.")
+@click.option("--at", "at_hours", type=float, help="Show which jobs held GPUs at this hour.")
+def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
+    """Replay DIR/events.jsonl: job timelines, the cluster at a time, a cross-check."""
+    rep = replay_mod.load(path)
+    for job_id in job_ids:
+        story = rep.jobs.get(job_id)
+        if story is None:
+            raise InputError(f"job {job_id} is not in the trace", source=rep.source, field="job")
+        for line in replay_mod.job_lines(story):
+            click.echo(line)
+    if at_hours is not None:
+        holding = rep.holding_at(at_hours * 3600.0)
+        click.echo(f"at {at_hours:.2f} h: {len(holding)} jobs hold GPUs")
+        for job_id, stint in holding.items():
+            gpus = ",".join(str(g) for g in stint.gpus)
+            click.echo(f"  job {job_id:6d}  {stint.gpu_type:6s} GPUs {gpus}")
+    if job_ids or at_hours is not None:
+        return
+    finished = sum(1 for j in rep.jobs.values() if j.finish is not None)
+    click.echo(
+        f"{rep.source}: {len(rep.events):,} events, {len(rep.jobs):,} jobs seen, "
+        f"{finished:,} completed, ended: {rep.end_reason}"
+    )
+    result_path = Path(rep.source).with_name("result.json")
+    if result_path.is_file():
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        window = result.get("window") or {}
+        avg, count = rep.window_average(window.get("start"), window.get("end"))
+        theirs = result.get("avg_jct_s")
+        same = (avg is None and theirs is None) or (
+            avg is not None and theirs is not None and abs(avg - theirs) <= 1e-6 * max(1.0, theirs)
+        )
+        click.echo(
+            f"window average from the trace: {_fmt_h(avg)} over {count} jobs; "
+            f"result.json: {_fmt_h(theirs)} -> {'consistent' if same else 'MISMATCH'}"
+        )
+        if not same:
+            raise click.ClickException("the trace and result.json disagree")
 
 
 @cli.command()
