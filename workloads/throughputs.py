@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hetsim.errors import InputError
+from workloads.textfile import read_text
 
 __all__ = ["JobKey", "ThroughputTable", "key_text", "load_throughputs"]
 
@@ -140,13 +141,7 @@ def load_throughputs(path: str | os.PathLike[str] | None = None) -> ThroughputTa
         raw = resource.read_text(encoding="utf-8")
     else:
         source = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as f:
-                raw = f.read()
-        except OSError as exc:
-            raise InputError(f"cannot read throughput file: {exc.strerror}", source=source) from exc
-        except UnicodeDecodeError as exc:
-            raise InputError("throughput file is not UTF-8 text", source=source) from exc
+        raw = read_text(path, "throughput file")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:

@@ -9,6 +9,7 @@ are written as the reference writes them, so integers are truncated.
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import secrets
@@ -17,6 +18,7 @@ from typing import NoReturn
 
 from hetsim.errors import InputError
 from workloads.job import Job
+from workloads.textfile import read_text
 from workloads.throughputs import ThroughputTable, key_text
 
 __all__ = ["FIELDS", "format_job", "read_trace", "write_trace"]
@@ -102,13 +104,7 @@ def read_trace(
     source = os.fspath(path)
     if throughputs is not None and gpu_types is not None:
         throughputs.require_types(gpu_types, context=f"trace {source}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.readlines()
-    except OSError as exc:
-        raise InputError(f"cannot read trace: {exc.strerror}", source=source) from exc
-    except UnicodeDecodeError as exc:
-        raise InputError("trace is not UTF-8 text", source=source) from exc
+    lines = io.StringIO(read_text(path, "trace")).readlines()
     jobs: list[Job] = []
     for lineno, raw in enumerate(lines, start=1):
         text = raw.rstrip("\r\n")
