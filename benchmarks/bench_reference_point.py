@@ -146,6 +146,7 @@ def main() -> None:
     )
     for key, label in (
         ("lp_s", "LP solves"),
+        ("lp_build_s", "LP building (policies)"),
         ("mechanism_s", "round mechanism"),
         ("simpy_and_other_s", "SimPy + workers + tracking"),
     ):

@@ -29,6 +29,7 @@ class ActiveJobs:
         # The allocation in force; rows of jobs that arrived after the last solve are 0.
         self.allocation = np.zeros((0, m))
         self.in_allocation = np.zeros(0, dtype=bool)
+        self._rows: dict[int, int] | None = {}
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -58,13 +59,23 @@ class ActiveJobs:
         self.deficit = np.vstack([self.deficit, np.zeros((1, m))])
         self.allocation = np.vstack([self.allocation, np.zeros((1, m))])
         self.in_allocation = np.append(self.in_allocation, False)
+        if self._rows is not None:
+            self._rows[job_id] = len(self) - 1
 
     def index(self, job_id: int) -> int:
         """Row of an active job; ``KeyError`` if it is not active."""
-        i = int(np.searchsorted(self.ids, job_id))
-        if i >= len(self) or int(self.ids[i]) != job_id:
-            raise KeyError(f"job {job_id} is not active")
-        return i
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = {j: i for i, j in enumerate(self.ids.tolist())}
+        try:
+            return rows[job_id]
+        except KeyError:
+            raise KeyError(f"job {job_id} is not active") from None
+
+    def __contains__(self, job_id: object) -> bool:
+        return isinstance(job_id, int) and job_id in (
+            self._rows if self._rows is not None else set(self.ids.tolist())
+        )
 
     def remove(self, job_id: int) -> None:
         i = self.index(job_id)
@@ -82,6 +93,7 @@ class ActiveJobs:
             "in_allocation",
         ):
             setattr(self, name, np.delete(getattr(self, name), i, axis=0))
+        self._rows = None  # rows after i moved up; rebuilt on the next lookup
 
     def remaining(self) -> np.ndarray:
         out: np.ndarray = self.total_steps - self.done_steps

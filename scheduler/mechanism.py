@@ -22,6 +22,7 @@ No SimPy, no logging: the DES layer calls it and reports what it returns.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -113,6 +114,7 @@ class RoundMechanism:
         self.last_reset = 0.0
         self.need_update = False
         self.rounds = 0
+        self.allocation_s = 0.0  # wall time inside the policy (building and solving)
         self._type_rng = type_rng
         self._context = PolicyContext(rng=policy_rng, solvers=solvers)
         self._present_types = [k for k, c in enumerate(self.capacities) if c > 0]
@@ -199,7 +201,9 @@ class RoundMechanism:
             times_since_start=now - jobs.arrival,
             previous=jobs.allocation.copy(),
         )
+        started = time.perf_counter()
         allocation = self.policy.allocate(problem, self._context)
+        self.allocation_s += time.perf_counter() - started
         jobs.allocation = np.array(allocation.matrix, dtype=float, copy=True)
         jobs.in_allocation[:] = True
         self.need_update = False
@@ -260,17 +264,22 @@ class RoundMechanism:
     def _dispatch(
         self, selected: list[tuple[int, int]], placed: dict[int, tuple[int, ...]]
     ) -> tuple[Dispatch, ...]:
+        if not selected:
+            return ()
         jobs = self.jobs
-        round_s = self.config.round_s
-        out = []
-        for i, k in selected:
-            job_id = int(jobs.ids[i])
-            rate = float(jobs.throughputs[i, k])
-            remaining = float(jobs.total_steps[i] - jobs.done_steps[i])
-            per_round = float(int(rate * round_s))
-            if per_round == 0:
-                # Slower than one step a round: run the fraction rather than stall forever.
-                per_round = rate * round_s
-            steps = min(per_round, remaining)
-            out.append(Dispatch(job_id, k, placed[job_id], steps, steps / rate))
-        return tuple(out)
+        rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=len(selected))
+        types = np.fromiter((k for _, k in selected), dtype=np.int64, count=len(selected))
+        rates = jobs.throughputs[rows, types]
+        remaining = jobs.total_steps[rows] - jobs.done_steps[rows]
+        per_round = np.floor(rates * self.config.round_s)
+        # Slower than one step a round: run the fraction rather than stall forever.
+        per_round = np.where(per_round == 0, rates * self.config.round_s, per_round)
+        steps = np.minimum(per_round, remaining)
+        durations = steps / rates
+        ids = jobs.ids[rows].tolist()
+        return tuple(
+            Dispatch(j, k, placed[j], s, d)
+            for j, k, s, d in zip(
+                ids, types.tolist(), steps.tolist(), durations.tolist(), strict=True
+            )
+        )
