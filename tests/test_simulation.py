@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
-from cluster import parse_cluster
+from cluster import Topology, load_cluster_toml, parse_cluster
 from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
 from des.result import build_result, strip_wall_clock
 from des.simulation import Simulation
-from workloads import GeneratorConfig, Job, ThroughputTable, generate_n, write_trace
+from workloads import (
+    GeneratorConfig,
+    Job,
+    ThroughputTable,
+    generate_n,
+    load_throughputs,
+    write_trace,
+)
 
 
 def _config(policy: str = "max_min_fairness_perf", **kw: object) -> SimConfig:
@@ -172,3 +180,43 @@ def test_event_stream_tells_the_story() -> None:
     assert all("sim_time" in e for e in logs)
     times = [e["sim_time"] for e in logs]
     assert times == sorted(times)
+
+
+@pytest.mark.parametrize("per_server", [2, 4, 8])
+def test_multi_gpu_jobs_on_multi_gpu_servers(per_server: int) -> None:
+    """With N GPUs per server, every job's GPUs sit on one server (or whole servers)."""
+    cfg = _config(
+        cluster=parse_cluster("8:8:8", gpus_per_server=per_server),
+        workload=WorkloadConfig(rate_per_hour=0.3, multi_gpu=True),
+        window=WindowConfig(10, 40),
+    )
+    topo = Topology(cfg.cluster)
+    with capture_logs() as logs:
+        r = _run(cfg)
+    assert r["end_reason"] == "window_complete"
+    placed = [e for e in logs if e["event"] == "job_placed"]
+    assert any(len(e["gpus"]) > 1 for e in placed)
+    for e in placed:
+        servers = {int(topo.server_of[g]) for g in e["gpus"]}
+        if len(e["gpus"]) <= per_server:
+            assert len(servers) == 1, e
+        else:
+            assert len(servers) == len(e["gpus"]) // per_server, e
+
+
+def test_a_user_defined_gpu_type(tmp_path: Path, throughputs: ThroughputTable) -> None:
+    """A cluster file may name any type its throughput file has (here an 'a100')."""
+    raw = json.loads(Path(throughputs.source).read_text())
+    raw["a100"] = {key: {"null": value["null"] * 2.0} for key, value in raw["v100"].items()}
+    tp = tmp_path / "tp.json"
+    tp.write_text(json.dumps(raw))
+    spec = tmp_path / "c.toml"
+    spec.write_text("[types]\na100 = 4\nk80 = 8\n")
+    cfg = _config(
+        cluster=load_cluster_toml(spec),
+        workload=WorkloadConfig(rate_per_hour=0.3, throughputs_path=str(tp)),
+    )
+    r = _run(cfg, throughputs=load_throughputs(tp))
+    assert r["end_reason"] == "window_complete"
+    assert set(r["utilization"]["per_type"]) == {"a100", "k80"}  # type: ignore[index]
+    assert r["utilization"]["per_type"]["a100"] > 0  # type: ignore[index]
