@@ -70,18 +70,18 @@ def _max_min(
     return lp.scatter(solution.x, cells, shape), solution
 
 
-def _isolated_throughputs(
-    problem: AllocationProblem, ctx: PolicyContext
-) -> tuple[np.ndarray, lp.LPSolution | None]:
-    """Each job's throughput under the agnostic max-min allocation (the reference's
-    normalisation for the heterogeneity-aware LAS policy)."""
-    agnostic = _agnostic_coefficients(problem)
-    x, solution = _max_min(agnostic, problem, ctx)
-    if x is None:
-        # Equal split of every runnable type, in proportion to the type's size.
-        x = problem.runnable * (problem.capacities / max(problem.capacities.sum(), 1.0))
-    iso = (problem.throughputs * x).sum(axis=1)
-    return iso, solution
+def proportional_throughputs(problem: AllocationProblem) -> np.ndarray:
+    """Each job's throughput under an equal split of every type: ``sum_j T[i,j] n_j / N``.
+
+    The reference's normalisation for heterogeneity-aware LAS (its "proportional"
+    share). Zero-throughput types count as zero, so the share is what the job would
+    really get from an equal split.
+    """
+    total = problem.capacities.sum()
+    if total <= 0:
+        return np.zeros(problem.num_jobs)
+    out: np.ndarray = (problem.throughputs * problem.capacities[None, :]).sum(axis=1) / total
+    return out
 
 
 def _agnostic_coefficients(problem: AllocationProblem) -> np.ndarray:
@@ -105,28 +105,22 @@ def max_min_fairness_perf(problem: AllocationProblem, ctx: PolicyContext) -> All
     """LAS, heterogeneity-aware: maximise the minimum normalised effective throughput.
 
     Job ``i``'s effective throughput ``sum_j T[i,j] X[i,j]`` is scaled by its GPU count,
-    divided by its priority weight and normalised by its throughput under the agnostic
-    max-min allocation (its "isolated" share).
+    divided by its priority weight and normalised by its proportional throughput (what an
+    equal split of every type would give it).
     """
-    iso, iso_solution = _isolated_throughputs(problem, ctx)
-    solves: list[lp.LPSolution] = [] if iso_solution is None else [iso_solution]
-    fallback = (problem.throughputs * problem.capacities).sum(axis=1) / max(
-        problem.capacities.sum(), 1.0
-    )
-    iso = np.where(iso > 1e-12, iso, fallback)
+    share = proportional_throughputs(problem)
     factor = np.divide(
         problem.scale_factors / problem.weights,
-        iso,
+        share,
         out=np.zeros(problem.num_jobs),
-        where=iso > 0,
+        where=share > 0,
     )
     coefficients = problem.throughputs * factor[:, None]
     x, solution = _max_min(coefficients, problem, ctx)
-    if solution is not None:
-        solves.append(solution)
+    solves = () if solution is None else (solution,)
     if x is None:
-        return Allocation(last_resort(problem), tuple(solves), failed=True)
-    return Allocation(x, tuple(solves))
+        return Allocation(last_resort(problem), solves, failed=True)
+    return Allocation(x, solves)
 
 
 def _fifo(problem: AllocationProblem, ctx: PolicyContext, *, perf: bool) -> np.ndarray:
