@@ -138,7 +138,7 @@ def main() -> None:
     print(
         f"  avg JCT {result['avg_jct_h']:.2f} h, {result['rounds']:,} rounds, "
         f"{result['solver']['solves']:,} allocation solves "
-        f"({result['solver']['lp_solves']:,} LPs)"
+        f"({result['solver']['program_solves']:,} programs)"
     )
     print(
         f"  wall {wall:.1f} s  (reference: ~{REFERENCE_MINUTES:.0f} min here -> "

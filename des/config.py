@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cluster import ClusterSpec
-from scheduler import lp, registry
+from scheduler import conic, registry
+
+QUIRK_MODES = ("none", "gavel")
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,30 @@ class SimConfig:
     seed: int = 0
     round_s: float = 360.0
     reset_interval_s: float = 1920.0
-    solvers: tuple[str, ...] = lp.DEFAULT_CHAIN
+    solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
     saturation: SaturationConfig = field(default_factory=SaturationConfig)
     timeout_s: float | None = None
+    # "gavel": reproduce the reference's behaviour, defects included; "none": hetsim's.
+    quirks: str = "none"
+    # Solver-independent tie-break of degenerate optima (min-norm point); off with quirks.
+    tie_break: bool = True
+    # Per-type cost (cluster order) for cost-normalised throughput policies.
+    type_costs: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        registry.get(self.policy)  # KeyError naming the known policies
-        lp.validate_chain(self.solvers)
+        spec = registry.get(self.policy)  # KeyError naming the known policies
+        conic.validate_chain(self.solvers)
+        if self.quirks not in QUIRK_MODES:
+            raise ValueError(
+                f"unknown quirks mode '{self.quirks}' (known: {', '.join(QUIRK_MODES)})"
+            )
+        if spec.single_gpu_only and self.workload.multi_gpu:
+            raise ValueError(f"policy '{self.policy}' supports single-GPU jobs only")
+        if self.type_costs is not None and (
+            len(self.type_costs) != self.cluster.num_types
+            or not all(c > 0 for c in self.type_costs)
+        ):
+            raise ValueError("type costs need one positive number per GPU type of the cluster")
         if self.seed < 0:
             raise ValueError("seed must be >= 0")
         if not self.round_s > 0:
@@ -124,4 +143,12 @@ class SimConfig:
         out = asdict(self)
         out["cluster"] = self.cluster.to_dict()
         out["solvers"] = list(self.solvers)
+        out["type_costs"] = None if self.type_costs is None else list(self.type_costs)
         return out
+
+    @property
+    def reference_type_index(self) -> int:
+        """Column of the type agnostic policies take as the throughput of every type."""
+        types = self.cluster.gpu_types
+        ref = self.workload.reference_type
+        return types.index(ref) if ref in types else 0

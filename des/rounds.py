@@ -31,7 +31,7 @@ class SolverStats:
     """Counts and wall time of the allocation solves of a run."""
 
     solves: int = 0
-    lp_solves: int = 0
+    program_solves: int = 0
     fallbacks: int = 0
     failures: int = 0
     time_s: float = 0.0
@@ -43,7 +43,7 @@ class SolverStats:
         if alloc.failed:
             self.failures += 1
         for sol in alloc.solves:
-            self.lp_solves += 1
+            self.program_solves += 1
             self.fallbacks += sol.fallbacks
             self.time_s += sol.seconds
             if sol.solver is not None:
@@ -52,7 +52,7 @@ class SolverStats:
     def to_dict(self) -> dict[str, Any]:
         return {
             "solves": self.solves,
-            "lp_solves": self.lp_solves,
+            "program_solves": self.program_solves,
             "fallbacks": self.fallbacks,
             "failures": self.failures,
             "time_s": self.time_s,

@@ -136,6 +136,10 @@ class Simulation:
             type_rng=random.Random(config.seed + TYPE_ORDER_STREAM),
             policy_rng=random.Random(config.seed + POLICY_STREAM),
             solvers=config.solvers,
+            quirks=config.quirks == "gavel",
+            tie_break=config.tie_break,
+            reference_type=config.reference_type_index,
+            type_costs=None if config.type_costs is None else np.array(config.type_costs),
         )
         self.tracker = CompletionTracker(
             self.env,

@@ -26,7 +26,7 @@ from des.simulation import Simulation
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
-from scheduler import lp, registry
+from scheduler import conic, registry
 from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
 
 EXIT_BAD_INPUT = 2
@@ -149,7 +149,7 @@ def summary_lines(result: dict[str, Any], out_dir: Path) -> list[str]:
         f"(p50 {_fmt_h(result['jct_p50_s'])}, p90 {_fmt_h(result['jct_p90_s'])}, "
         f"p99 {_fmt_h(result['jct_p99_s'])})",
         f"  utilisation {util['overall']:.1%} ({per_type})",
-        f"  allocation solves {solver['solves']} (LPs: {by_solver}), "
+        f"  allocation solves {solver['solves']} (programs by solver: {by_solver}), "
         f"{solver['fallbacks']} fallbacks, {solver['failures']} failures, "
         f"{solver['time_s']:.1f} s in solvers",
     ]
@@ -189,7 +189,21 @@ def cli() -> None:
 @click.option("--max-jobs", type=int, help="Stop generating jobs after this many.")
 @click.option("--round-length", type=float, default=360.0, show_default=True, help="Seconds.")
 @click.option("--reset-interval", type=float, default=1920.0, show_default=True, help="Seconds.")
-@click.option("--solvers", default="ecos,scs", show_default=True, help="LP solver chain.")
+@click.option(
+    "--solvers",
+    default=",".join(conic.DEFAULT_CHAIN),
+    show_default=True,
+    help="Solver chain, tried in order (ecos, scs, clarabel, highs).",
+)
+@click.option(
+    "--quirks",
+    type=click.Choice(["none", "gavel"]),
+    default="none",
+    show_default=True,
+    help="'gavel': reproduce the reference's behaviour, defects included.",
+)
+@click.option("--no-tie-break", is_flag=True, help="Take the solver's own optimal point.")
+@click.option("--type-costs", help="Per-type cost, in cluster order (e.g. 3.06:1.46:0.90).")
 @click.option("--timeout", type=float, help="Wall-clock budget in seconds (last resort).")
 @click.option("--no-saturation", is_flag=True, help="Disable the saturation monitor.")
 @click.option("--saturation-window", type=int, default=100, show_default=True)
@@ -254,7 +268,7 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
         window_text = DEFAULT_WINDOW
     window = parse_window(window_text) if window_text is not None else None
     try:
-        solvers = lp.validate_chain([s for s in opts["solvers"].split(",") if s])
+        solvers = conic.validate_chain([s for s in opts["solvers"].split(",") if s])
     except ValueError as exc:
         raise InputError(str(exc), source="--solvers", field="solvers") from None
     if opts["seed"] < 0:
@@ -273,8 +287,18 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
         )
     except ValueError as exc:
         raise InputError(str(exc), source="--saturation-*", field="saturation") from None
+    type_costs = None
+    if opts["type_costs"]:
+        try:
+            type_costs = tuple(float(v) for v in opts["type_costs"].split(":"))
+        except ValueError:
+            raise InputError(
+                f"'{opts['type_costs']}' is not a list of numbers A:B:C",
+                source="--type-costs",
+                field="type-costs",
+            ) from None
     try:
-        return _sim_config(opts, policy, cluster, window, solvers, saturation)
+        return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
     except ValueError as exc:
         raise InputError(str(exc), field="config") from None
 
@@ -286,6 +310,7 @@ def _sim_config(
     window: WindowConfig | None,
     solvers: tuple[str, ...],
     saturation: SaturationConfig,
+    type_costs: tuple[float, ...] | None,
 ) -> SimConfig:
     return SimConfig(
         policy=policy,
@@ -304,6 +329,9 @@ def _sim_config(
         solvers=solvers,
         saturation=saturation,
         timeout_s=opts["timeout"],
+        quirks=opts["quirks"],
+        tie_break=not opts["no_tie_break"],
+        type_costs=type_costs,
     )
 
 

@@ -29,6 +29,11 @@ class ActiveJobs:
         # The allocation in force; rows of jobs that arrived after the last solve are 0.
         self.allocation = np.zeros((0, m))
         self.in_allocation = np.zeros(0, dtype=bool)
+        # Finish-time fairness: isolated-time equivalent of the progress so far, and the
+        # isolated throughput and remaining steps at the previous solve (NaN: none).
+        self.isolated_time = np.zeros(0)
+        self.isolated_rate_prev = np.zeros(0)
+        self.remaining_prev = np.zeros(0)
         self._rows: dict[int, int] | None = {}
 
     def __len__(self) -> int:
@@ -59,6 +64,9 @@ class ActiveJobs:
         self.deficit = np.vstack([self.deficit, np.zeros((1, m))])
         self.allocation = np.vstack([self.allocation, np.zeros((1, m))])
         self.in_allocation = np.append(self.in_allocation, False)
+        self.isolated_time = np.append(self.isolated_time, 0.0)
+        self.isolated_rate_prev = np.append(self.isolated_rate_prev, np.nan)
+        self.remaining_prev = np.append(self.remaining_prev, np.nan)
         if self._rows is not None:
             self._rows[job_id] = len(self) - 1
 
@@ -91,6 +99,9 @@ class ActiveJobs:
             "deficit",
             "allocation",
             "in_allocation",
+            "isolated_time",
+            "isolated_rate_prev",
+            "remaining_prev",
         ):
             setattr(self, name, np.delete(getattr(self, name), i, axis=0))
         self._rows = None  # rows after i moved up; rebuilt on the next lookup

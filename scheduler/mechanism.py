@@ -105,6 +105,10 @@ class RoundMechanism:
         type_rng: random.Random,
         policy_rng: random.Random,
         solvers: tuple[str, ...],
+        quirks: bool = False,
+        tie_break: bool = True,
+        reference_type: int = 0,
+        type_costs: np.ndarray | None = None,
     ) -> None:
         self.policy = policy
         self.capacities = np.asarray(capacities, dtype=np.int64)
@@ -116,7 +120,11 @@ class RoundMechanism:
         self.rounds = 0
         self.allocation_s = 0.0  # wall time inside the policy (building and solving)
         self._type_rng = type_rng
-        self._context = PolicyContext(rng=policy_rng, solvers=solvers)
+        self._context = PolicyContext(
+            rng=policy_rng, solvers=solvers, quirks=quirks, tie_break=tie_break
+        )
+        self.reference_type = reference_type
+        self.type_costs = type_costs
         self._present_types = [k for k, c in enumerate(self.capacities) if c > 0]
         # GPUs each job ran on in the previous round (a lease it may keep).
         self.last_gpus: dict[int, tuple[int, ...]] = {}
@@ -192,18 +200,30 @@ class RoundMechanism:
         jobs.job_time[:] = half
         self.worker_time[:] = half * len(jobs)
         self.last_reset = now
+        remaining = jobs.remaining()
+        # Progress since the previous solve, in time at the isolated rate of then.
+        seen = ~np.isnan(jobs.isolated_rate_prev) & (jobs.isolated_rate_prev > 0)
+        jobs.isolated_time[seen] += (jobs.remaining_prev[seen] - remaining[seen]) / (
+            jobs.isolated_rate_prev[seen]
+        )
         problem = AllocationProblem(
             throughputs=jobs.throughputs,
             scale_factors=jobs.scale_factors,
             capacities=self.capacities.astype(float),
             weights=jobs.weights,
-            remaining_steps=jobs.remaining(),
+            remaining_steps=remaining,
             times_since_start=now - jobs.arrival,
             previous=jobs.allocation.copy(),
+            isolated_time=jobs.isolated_time.copy(),
+            type_costs=self.type_costs,
+            reference_type=self.reference_type,
         )
         started = time.perf_counter()
         allocation = self.policy.allocate(problem, self._context)
         self.allocation_s += time.perf_counter() - started
+        if allocation.isolated_throughputs is not None:
+            jobs.isolated_rate_prev = np.asarray(allocation.isolated_throughputs, float).copy()
+            jobs.remaining_prev = remaining.copy()
         jobs.allocation = np.array(allocation.matrix, dtype=float, copy=True)
         jobs.in_allocation[:] = True
         self.need_update = False
@@ -238,7 +258,15 @@ class RoundMechanism:
             if left[k] <= 0:
                 continue
             prio = priorities[:, k]
-            rank = np.lexsort((ids, -jobs.allocation[:, k], -jobs.deficit[:, k], -prio))
+            # Keys compared at 7 significant digits: solver noise must not break a tie.
+            rank = np.lexsort(
+                (
+                    ids,
+                    -_key(jobs.allocation[:, k]),
+                    -_key(jobs.deficit[:, k]),
+                    -_key(prio),
+                )
+            )
             eligible = jobs.throughputs[rank, k] > 0
             if fifo_like:
                 eligible &= prio[rank] > 0
@@ -283,3 +311,8 @@ class RoundMechanism:
                 ids, types.tolist(), steps.tolist(), durations.tolist(), strict=True
             )
         )
+
+
+def _key(values: np.ndarray) -> np.ndarray:
+    """Sort key at float32 precision (about 7 significant digits)."""
+    return values.astype(np.float32)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scheduler.lp import LPSolution
+from scheduler.conic import Solution
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,12 @@ class AllocationProblem:
     remaining_steps: np.ndarray
     times_since_start: np.ndarray
     previous: np.ndarray
+    # Finish-time fairness: time-equivalent of the progress made at the isolated rate.
+    isolated_time: np.ndarray | None = None
+    # Per-type cost (e.g. $/GPU-hour) for cost-normalised throughput; None = all 1.
+    type_costs: np.ndarray | None = None
+    # The type whose throughput agnostic policies assume everywhere (the reference's V100).
+    reference_type: int = 0
 
     @property
     def num_jobs(self) -> int:
@@ -35,6 +41,11 @@ class AllocationProblem:
     @property
     def num_types(self) -> int:
         return int(self.throughputs.shape[1])
+
+    def isolated_times(self) -> np.ndarray:
+        if self.isolated_time is None:
+            return np.zeros(self.num_jobs)
+        return self.isolated_time
 
     @property
     def runnable(self) -> np.ndarray:
@@ -53,6 +64,8 @@ class AllocationProblem:
         remaining_steps: np.ndarray | None = None,
         times_since_start: np.ndarray | None = None,
         previous: np.ndarray | None = None,
+        isolated_time: np.ndarray | None = None,
+        type_costs: np.ndarray | None = None,
     ) -> AllocationProblem:
         """Convenience constructor that fills the optional arrays with neutral values."""
         t = np.asarray(throughputs, dtype=float)
@@ -69,6 +82,8 @@ class AllocationProblem:
                 np.zeros(n) if times_since_start is None else np.asarray(times_since_start, float)
             ),
             previous=np.zeros_like(t) if previous is None else np.asarray(previous, dtype=float),
+            isolated_time=None if isolated_time is None else np.asarray(isolated_time, float),
+            type_costs=None if type_costs is None else np.asarray(type_costs, float),
         )
 
 
@@ -83,5 +98,8 @@ class Allocation:
     """
 
     matrix: np.ndarray
-    solves: tuple[LPSolution, ...] = field(default=())
+    solves: tuple[Solution, ...] = field(default=())
     failed: bool = False
+    # Finish-time fairness reports the isolated throughputs it normalised by, so the
+    # mechanism can turn the next solve's progress into isolated time.
+    isolated_throughputs: np.ndarray | None = None

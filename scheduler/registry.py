@@ -27,6 +27,7 @@ class PolicySpec:
     fixed_type_order: bool
     fifo_like: bool
     summary: str
+    single_gpu_only: bool = False
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
@@ -52,34 +53,99 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-for _spec in (
-    PolicySpec(
+def _spec(
+    name: str,
+    fn: AllocateFn,
+    summary: str,
+    *,
+    fixed: bool,
+    fifo: bool = False,
+    single_gpu_only: bool = False,
+) -> PolicySpec:
+    return PolicySpec(name, fn, fixed, fifo, summary, single_gpu_only)
+
+
+for _entry in (
+    _spec(
         "max_min_fairness",
         policies.max_min_fairness,
-        fixed_type_order=False,
-        fifo_like=False,
-        summary="LAS, heterogeneity-agnostic: equal time shares on every type",
+        "LAS, heterogeneity-agnostic: equal GPU-time shares",
+        fixed=False,
     ),
-    PolicySpec(
+    _spec(
         "max_min_fairness_perf",
         policies.max_min_fairness_perf,
-        fixed_type_order=True,
-        fifo_like=False,
-        summary="LAS, heterogeneity-aware: max-min of normalised effective throughput",
+        "LAS, heterogeneity-aware: max-min of normalised effective throughput",
+        fixed=True,
     ),
-    PolicySpec(
+    _spec(
+        "max_min_fairness_water_filling",
+        policies.max_min_fairness_water_filling,
+        "leximin LAS, heterogeneity-agnostic",
+        fixed=False,
+    ),
+    _spec(
+        "max_min_fairness_water_filling_perf",
+        policies.max_min_fairness_water_filling_perf,
+        "leximin LAS, heterogeneity-aware",
+        fixed=True,
+    ),
+    _spec(
+        "finish_time_fairness",
+        policies.finish_time_fairness,
+        "minimise the largest finish-time ratio, heterogeneity-agnostic",
+        fixed=False,
+    ),
+    _spec(
+        "finish_time_fairness_perf",
+        policies.finish_time_fairness_perf,
+        "minimise the largest finish-time ratio, heterogeneity-aware",
+        fixed=True,
+    ),
+    _spec(
+        "min_total_duration",
+        policies.min_total_duration,
+        "minimise the makespan of the active jobs, heterogeneity-agnostic",
+        fixed=False,
+    ),
+    _spec(
+        "min_total_duration_perf",
+        policies.min_total_duration_perf,
+        "minimise the makespan of the active jobs, heterogeneity-aware",
+        fixed=True,
+    ),
+    _spec(
+        "max_sum_throughput_perf",
+        policies.max_sum_throughput_perf,
+        "maximise total throughput (per unit cost with type costs)",
+        fixed=True,
+    ),
+    _spec(
+        "isolated",
+        policies.isolated,
+        "an equal split of every type for every job, no solver",
+        fixed=False,
+    ),
+    _spec(
+        "allox",
+        policies.allox,
+        "AlloX: min-cost assignment of waiting single-GPU jobs, non-preemptive",
+        fixed=True,
+        single_gpu_only=True,
+    ),
+    _spec(
         "fifo",
         policies.fifo,
-        fixed_type_order=False,
-        fifo_like=True,
-        summary="first come first served on a random type with room",
+        "first come first served on a random type with room",
+        fixed=False,
+        fifo=True,
     ),
-    PolicySpec(
+    _spec(
         "fifo_perf",
         policies.fifo_perf,
-        fixed_type_order=True,
-        fifo_like=True,
-        summary="first come first served on the fastest type with room",
+        "first come first served on the fastest type with room",
+        fixed=True,
+        fifo=True,
     ),
 ):
-    register(_spec)
+    register(_entry)

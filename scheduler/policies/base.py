@@ -1,0 +1,224 @@
+"""What every policy shares: its context, the cells it may use, fair shares, solving with
+a tie-break, and the last resort when every solver fails."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.linalg import lsmr
+
+from scheduler import conic, programs
+from scheduler.problem import Allocation, AllocationProblem
+
+# Relative slack when a level found by one solve becomes a constraint of the next, so a
+# solver's own tolerance cannot make the second problem infeasible.
+LEVEL_SLACK = 1e-6
+# The same for an aggregate level (total throughput): tighter, because the slab it leaves
+# around a face of the polytope can be a thin sliver far from that face.
+TOTAL_SLACK = 1e-8
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy may use besides the problem.
+
+    ``quirks``: reproduce the reference's behaviour, defects included (time allocated
+    where a job's throughput is 0, agnostic policies that assume V100 throughput
+    everywhere, the agnostic FIFO type choice, no tie-break). ``tie_break``: pick the
+    solver-independent minimum-norm point of a max-min optimum (ignored with quirks).
+    """
+
+    rng: random.Random
+    solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
+    quirks: bool = False
+    tie_break: bool = True
+
+    @property
+    def tie_breaking(self) -> bool:
+        return self.tie_break and not self.quirks
+
+
+def allowed_cells(problem: AllocationProblem, ctx: PolicyContext) -> np.ndarray:
+    """Where a job may be given time: runnable cells, or (quirks) every cell of a type
+    with room for the job, as the reference does."""
+    if ctx.quirks:
+        fits = problem.scale_factors[:, None] <= problem.capacities[None, :]
+        return np.broadcast_to(fits, problem.throughputs.shape).copy()
+    return problem.runnable
+
+
+def proportional_throughputs(problem: AllocationProblem) -> np.ndarray:
+    """Each job's throughput under an equal split of every type: ``sum_j T[i,j] n_j / N``
+    (the reference's "proportional" share)."""
+    total = problem.capacities.sum()
+    if total <= 0:
+        return np.zeros(problem.num_jobs)
+    out: np.ndarray = (problem.throughputs * problem.capacities[None, :]).sum(axis=1) / total
+    return out
+
+
+def isolated_throughputs(throughputs: np.ndarray, problem: AllocationProblem) -> np.ndarray:
+    """The reference's "isolated" throughput: an equal split of every type, scaled by
+    the smallest GPU count among the jobs over the job's own."""
+    if problem.num_jobs == 0:
+        return np.zeros(0)
+    s = problem.scale_factors.astype(float)
+    total = max(problem.capacities.sum(), 1e-12)
+    share = (throughputs * problem.capacities[None, :]).sum(axis=1) / total
+    out: np.ndarray = share * s.min() / s
+    return out
+
+
+def agnostic_throughputs(problem: AllocationProblem, ctx: PolicyContext) -> np.ndarray:
+    """What a heterogeneity-agnostic policy believes: every type as fast as the
+    reference type (the reference's V100). Without quirks, only where the job can run."""
+    ref = problem.throughputs[:, [problem.reference_type]]
+    believed = np.broadcast_to(ref, problem.throughputs.shape).copy()
+    if not ctx.quirks:
+        believed[~problem.runnable] = 0.0
+    return believed
+
+
+def last_resort(problem: AllocationProblem) -> np.ndarray:
+    """A feasible allocation that needs no solver: the previous one where it still fits,
+    else the isolated one (an equal split of every runnable type, within capacity).
+
+    Used when every solver of the chain failed, so that a run never stops on a solver.
+    """
+    allowed = problem.runnable
+    prev = np.where(allowed, problem.previous, 0.0)
+    if prev.any():
+        return fit_to_capacity(prev, problem)
+    if problem.num_jobs == 0:
+        return np.zeros_like(problem.throughputs)
+    share = allowed * problem.capacities[None, :]
+    totals = share.sum(axis=1, keepdims=True)
+    share = np.divide(share, totals, out=np.zeros_like(share), where=totals > 0)
+    return fit_to_capacity(share, problem)
+
+
+def fit_to_capacity(x: np.ndarray, problem: AllocationProblem) -> np.ndarray:
+    """Scales rows to sum to at most 1 and each type's column into its capacity."""
+    rows = x.sum(axis=1, keepdims=True)
+    x = np.divide(x, np.maximum(rows, 1.0))
+    used = (problem.scale_factors[:, None] * x).sum(axis=0)
+    scale = np.divide(
+        problem.capacities, used, out=np.ones_like(used), where=used > problem.capacities
+    )
+    out: np.ndarray = x * np.minimum(scale, 1.0)[None, :]
+    return out
+
+
+def max_min_levels(
+    coefficients: np.ndarray,
+    allowed: np.ndarray,
+    problem: AllocationProblem,
+    ctx: PolicyContext,
+    solves: list[conic.Solution],
+    floors: np.ndarray | None = None,
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray] | None:
+    """Solves the max-min program; returns (x, t, free jobs, their duals), or None when
+    every solver failed. A positive dual marks a bottleneck job (its level cannot rise)."""
+    allowed = allowed & (coefficients > 0)
+    if not allowed.any():
+        return np.zeros(coefficients.shape), 0.0, np.zeros(0, dtype=np.int64), np.zeros(0)
+    program, cells, free = programs.max_min(
+        coefficients, allowed, problem.scale_factors, problem.capacities, floors
+    )
+    sol = conic.solve(program, ctx.solvers)
+    solves.append(sol)
+    if sol.x is None:
+        return None
+    t = float(sol.x[-1])
+    duals = sol.duals[: free.size] if sol.duals is not None else np.zeros(free.size)
+    return cells.scatter(sol.x), t, free, duals
+
+
+def tie_break(
+    coefficients: np.ndarray,
+    allowed: np.ndarray,
+    levels: np.ndarray,
+    problem: AllocationProblem,
+    ctx: PolicyContext,
+    solves: list[conic.Solution],
+    total: float | None = None,
+) -> np.ndarray | None:
+    """The minimum-norm allocation that gives every job at least its level (and the
+    jobs together at least ``total``): the same point whatever the solver. None when
+    every solver failed."""
+    allowed = allowed & (coefficients > 0)
+    if not allowed.any():
+        return np.zeros(coefficients.shape)
+    program, cells = programs.min_norm(
+        coefficients,
+        allowed,
+        problem.scale_factors,
+        problem.capacities,
+        quantize_down(np.nan_to_num(levels) * (1.0 - LEVEL_SLACK)),
+        None if total is None else float(quantize_down(np.array([total * (1.0 - TOTAL_SLACK)]))[0]),
+    )
+    sol = conic.solve(program, ctx.solvers)
+    solves.append(sol)
+    if sol.x is None:
+        return None
+    return cells.scatter(polish_min_norm(program, sol.x))
+
+
+# Levels handed from one solve to the next are floored to this many significant digits,
+# so that solvers whose optima differ in the 8th digit pose the very same next problem.
+LEVEL_DIGITS = 6
+
+
+def quantize_down(values: np.ndarray) -> np.ndarray:
+    """Floors positive values to LEVEL_DIGITS significant digits (0 and below stay)."""
+    out = np.zeros_like(values, dtype=float)
+    pos = values > 0
+    if pos.any():
+        exponent = np.floor(np.log10(values[pos])) - (LEVEL_DIGITS - 1)
+        unit = 10.0**exponent
+        out[pos] = np.floor(values[pos] / unit) * unit
+    return out
+
+
+# A constraint within this (relative) distance of its bound counts as active.
+ACTIVE_TOLERANCE = 1e-6
+
+
+def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
+    """The exact minimum-norm point of the constraints active at a solver's answer.
+
+    Interior-point and first-order solvers end within about 1e-8 of the optimal
+    objective, which leaves the minimiser of ``||x||^2`` uncertain to about 1e-4. With
+    the active set read off the answer, the minimiser is the minimum-norm solution of
+    ``G_A x = h_A``, found to machine precision by LSMR started at zero; it is kept if
+    it is feasible and no longer than the solver's point (to 1e-4), so every solver that
+    finds the same active set returns the very same allocation.
+    """
+    slack = program.h - program.G @ x
+    active = slack <= ACTIVE_TOLERANCE * (1.0 + np.abs(program.h))
+    if not active.any():
+        return np.zeros_like(x)
+    g_act = program.G[np.flatnonzero(active)]
+    polished = lsmr(g_act, program.h[active], atol=1e-14, btol=1e-14, maxiter=10_000)[0]
+    feasible = bool((program.G @ polished <= program.h + 1e-8 * (1.0 + np.abs(program.h))).all())
+    # A solver's own point may be infeasible by ~1e-8 and so a little shorter; a wrong
+    # active set would give a feasible point that is clearly longer.
+    if feasible and polished @ polished <= x @ x * (1.0 + 1e-4) + 1e-12:
+        out: np.ndarray = polished
+        return out
+    return x
+
+
+def solved_or_fallback(
+    x: np.ndarray | None, problem: AllocationProblem, solves: list[conic.Solution]
+) -> Allocation:
+    """The allocation, or the last resort marked failed when a solve had no answer.
+
+    A solver's answer meets the constraints only to its tolerance (relative 1e-8); it is
+    scaled onto them exactly, which moves it by about that much.
+    """
+    if x is None:
+        return Allocation(last_resort(problem), tuple(solves), failed=True)
+    return Allocation(fit_to_capacity(x, problem), tuple(solves))

@@ -1,0 +1,210 @@
+"""Builders of the allocation programs, as arrays: max-min, min-norm, finish-time, max-sum.
+
+Every builder takes the allowed cells (a job may get time only there: positive
+throughput, unless the reference's quirks are wanted) and makes one variable per allowed
+cell, so a forbidden cell cannot receive time. The base constraints are the reference's:
+``X >= 0``, ``sum_j X[i,j] <= 1`` per job and ``sum_i s_i X[i,j] <= n_j`` per type.
+Rows come in the order cvxpy would produce for the same model, so an interior-point
+solver lands on the same point of a degenerate optimal face as it does through cvxpy.
+
+Pure numpy and scipy.sparse; no solving here (see :mod:`scheduler.conic`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from scheduler.conic import ConeProgram
+
+
+@dataclass(frozen=True)
+class Cells:
+    """One variable per allowed ``(job, type)`` cell of an ``n x m`` allocation."""
+
+    n: int
+    m: int
+    flat: np.ndarray  # flat indices of the allowed cells
+    rows: np.ndarray
+    cols: np.ndarray
+    members: np.ndarray  # jobs with at least one allowed cell, ascending
+
+    @classmethod
+    def of(cls, allowed: np.ndarray) -> Cells:
+        n, m = allowed.shape
+        flat = np.flatnonzero(allowed.ravel())
+        rows = flat // m
+        return cls(n, m, flat, rows, flat % m, np.unique(rows))
+
+    @property
+    def k(self) -> int:
+        return int(self.flat.size)
+
+    def position(self) -> np.ndarray:
+        """For each job, its index among the members (-1 for non-members)."""
+        pos = np.full(self.n, -1, dtype=np.int64)
+        pos[self.members] = np.arange(self.members.size)
+        return pos
+
+    def scatter(self, x: np.ndarray) -> np.ndarray:
+        """The cell variables of a solution as an ``n x m`` matrix, clipped to [0, 1]."""
+        out = np.zeros(self.n * self.m)
+        out[self.flat] = x[: self.k]
+        return np.clip(out, 0.0, 1.0).reshape(self.n, self.m)
+
+
+def _base(
+    cells: Cells, scale_factors: np.ndarray, capacities: np.ndarray, width: int
+) -> tuple[list[sp.coo_matrix], list[np.ndarray]]:
+    """Capacity rows, per-job row sums and non-negativity, over ``width`` columns."""
+    k, m, p = cells.k, cells.m, cells.members.size
+    var = np.arange(k)
+    cap = sp.coo_matrix(
+        (scale_factors[cells.rows].astype(float), (cells.cols, var)), shape=(m, width)
+    )
+    rowsum = sp.coo_matrix((np.ones(k), (cells.position()[cells.rows], var)), shape=(p, width))
+    nonneg = sp.coo_matrix((-np.ones(k), (var, var)), shape=(k, width))
+    return (
+        [cap, rowsum, nonneg],
+        [capacities.astype(float), np.ones(p), np.zeros(k)],
+    )
+
+
+def _job_rows(
+    cells: Cells, coefficients: np.ndarray, jobs: np.ndarray, width: int
+) -> sp.coo_matrix:
+    """One row per job in ``jobs``: ``sum_j C[i,j] x_ij`` over that job's cells."""
+    row_of = np.full(cells.n, -1, dtype=np.int64)
+    row_of[jobs] = np.arange(jobs.size)
+    keep = row_of[cells.rows] >= 0
+    return sp.coo_matrix(
+        (
+            coefficients.ravel()[cells.flat][keep],
+            (row_of[cells.rows][keep], np.arange(cells.k)[keep]),
+        ),
+        shape=(jobs.size, width),
+    )
+
+
+def max_min(
+    coefficients: np.ndarray,
+    allowed: np.ndarray,
+    scale_factors: np.ndarray,
+    capacities: np.ndarray,
+    floors: np.ndarray | None = None,
+) -> tuple[ConeProgram, Cells, np.ndarray]:
+    """``maximise t`` s.t. ``sum_j C[i,j] x_ij >= t`` for free member jobs, ``>= floor_i``
+    for jobs with a floor (NaN = free), and the base constraints. The last variable is t.
+
+    Returns the program, the cells and the free member jobs, whose rows come first (so
+    ``duals[:len(free)]`` are their multipliers: positive for bottleneck jobs).
+    """
+    cells = Cells.of(allowed)
+    k = cells.k
+    width = k + 1
+    if floors is None:
+        floors = np.full(cells.n, np.nan)
+    fixed_mask = ~np.isnan(floors)
+    free = cells.members[~fixed_mask[cells.members]]
+    fixed = cells.members[fixed_mask[cells.members]]
+    t_rows = -_job_rows(cells, coefficients, free, width).tocsr()
+    t_col = sp.coo_matrix(
+        (np.ones(free.size), (np.arange(free.size), np.full(free.size, k))),
+        shape=(free.size, width),
+    )
+    blocks = [(t_rows + t_col).tocoo()]
+    rhs = [np.zeros(free.size)]
+    if fixed.size:
+        blocks.append((-_job_rows(cells, coefficients, fixed, width)).tocoo())
+        rhs.append(-floors[fixed])
+    base_g, base_h = _base(cells, scale_factors, capacities, width)
+    G = sp.vstack(blocks + base_g).tocsc()
+    h = np.concatenate(rhs + base_h)
+    c = np.zeros(width)
+    c[k] = -1.0
+    return ConeProgram(c, G, h, l=G.shape[0]), cells, free
+
+
+def min_norm(
+    coefficients: np.ndarray,
+    allowed: np.ndarray,
+    scale_factors: np.ndarray,
+    capacities: np.ndarray,
+    levels: np.ndarray,
+    total: float | None = None,
+) -> tuple[ConeProgram, Cells]:
+    """``minimise ||x||^2 / 2`` s.t. ``sum_j C[i,j] x_ij >= level_i`` (and, if ``total`` is
+    given, ``sum_ij C[i,j] x_ij >= total``) and the base constraints.
+
+    The unique point of the set of allocations meeting every job's level: a tie-break
+    that does not depend on the solver. A quadratic program (no extra variable).
+    """
+    cells = Cells.of(allowed)
+    k = cells.k
+    jobs = cells.members
+    blocks = [(-_job_rows(cells, coefficients, jobs, k)).tocoo()]
+    rhs = [-levels[jobs]]
+    if total is not None:
+        coeff = coefficients.ravel()[cells.flat]
+        blocks.append(sp.coo_matrix((-coeff, (np.zeros(k), np.arange(k))), shape=(1, k)))
+        rhs.append(np.array([-total]))
+    base_g, base_h = _base(cells, scale_factors, capacities, k)
+    G = sp.vstack([*blocks, *base_g]).tocsc()
+    h = np.concatenate([*rhs, *base_h])
+    return ConeProgram(np.zeros(k), G, h, l=G.shape[0], P_diag=np.ones(k)), cells
+
+
+def max_sum(
+    coefficients: np.ndarray,
+    allowed: np.ndarray,
+    scale_factors: np.ndarray,
+    capacities: np.ndarray,
+) -> tuple[ConeProgram, Cells]:
+    """``maximise sum_ij C[i,j] x_ij`` under the base constraints."""
+    cells = Cells.of(allowed)
+    width = cells.k
+    base_g, base_h = _base(cells, scale_factors, capacities, width)
+    G = sp.vstack(base_g).tocsc()
+    c = -coefficients.ravel()[cells.flat]
+    return ConeProgram(c, G, np.concatenate(base_h), l=G.shape[0]), cells
+
+
+def finish_time(
+    rates: np.ndarray,
+    allowed: np.ndarray,
+    scale_factors: np.ndarray,
+    capacities: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+) -> tuple[ConeProgram, Cells]:
+    """``minimise t`` s.t. ``u_i (t - alpha_i) >= beta_i`` for member jobs, with
+    ``u_i = sum_j rates[i,j] x_ij``, and the base constraints.
+
+    With ``rates`` the throughputs over a job's isolated throughput, ``alpha`` its time
+    so far over its isolated finish time and ``beta`` its remaining steps over (isolated
+    throughput x isolated finish time), ``t`` is the largest finish-time ratio rho.
+    Each hyperbolic constraint is a 3-row second-order cone:
+    ``||(2 sqrt(beta_i), u_i - (t - alpha_i))|| <= u_i + (t - alpha_i)``.
+    """
+    cells = Cells.of(allowed)
+    k = cells.k
+    width = k + 1
+    jobs = cells.members
+    p = jobs.size
+    base_g, base_h = _base(cells, scale_factors, capacities, width)
+    u = _job_rows(cells, rates, jobs, width).tocsr()  # p x width
+    t = sp.coo_matrix((np.ones(p), (np.arange(p), np.full(p, k))), shape=(p, width)).tocsr()
+    zero = sp.csr_matrix((p, width))
+    # Interleave the three rows of each cone: (u + t), 0, (u - t), negated for h - G z.
+    first, second, third = -(u + t), zero, -(u - t)
+    order = np.arange(3 * p).reshape(3, p).T.ravel()
+    cones = sp.vstack([first, second, third]).tocsr()[order]
+    h_cones = np.column_stack([-alpha[jobs], 2.0 * np.sqrt(beta[jobs]), alpha[jobs]]).ravel()
+    G = sp.vstack([*base_g, cones]).tocsc()
+    h = np.concatenate([*base_h, h_cones])
+    c = np.zeros(width)
+    c[k] = 1.0
+    lin = G.shape[0] - 3 * p
+    return ConeProgram(c, G, h, l=lin, q=(3,) * p), cells

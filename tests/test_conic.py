@@ -1,0 +1,178 @@
+"""The solver layer and the program builders: same answers as cvxpy, fallbacks, duals."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from scheduler import conic, programs
+
+
+def _cvxpy_max_min(c: np.ndarray, s: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    x = cp.Variable(c.shape)
+    sf = np.tile(s[:, None].astype(float), (1, c.shape[1]))
+    prob = cp.Problem(
+        cp.Maximize(cp.min(cp.sum(cp.multiply(c, x), axis=1))),
+        [x >= 0, cp.sum(cp.multiply(sf, x), axis=0) <= cap, cp.sum(x, axis=1) <= 1],
+    )
+    prob.solve(solver="ECOS")
+    return np.asarray(x.value)
+
+
+def _max_min(c: np.ndarray, s: np.ndarray, cap: np.ndarray, allowed: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+    allowed = c > 0 if allowed is None else allowed
+    return programs.max_min(c, allowed, s, cap)
+
+
+def test_direct_ecos_matches_cvxpy_ecos() -> None:
+    """The hand-built program gives the very point cvxpy + ECOS gives (same central optimum)."""
+    rng = np.random.default_rng(3)
+    for n in (5, 40, 120):
+        t = rng.uniform(0.5, 3.0, (n, 3))
+        s = rng.choice([1, 2, 4, 8], n, p=[0.7, 0.1, 0.15, 0.05])
+        cap = np.array([36.0, 36.0, 36.0])
+        c = t * s[:, None] / t.mean(axis=1, keepdims=True)
+        program, cells, _ = _max_min(c, s, cap)
+        sol = conic.solve(program, ("ecos",))
+        assert sol.x is not None
+        np.testing.assert_allclose(cells.scatter(sol.x), _cvxpy_max_min(c, s, cap), atol=1e-6)
+
+
+def test_disallowed_cells_get_no_variable() -> None:
+    """A cell that is not allowed has no variable and so no allocation."""
+    c = np.array([[1.0, 2.0], [3.0, 0.0]])
+    program, cells, free = _max_min(c, np.array([1, 1]), np.array([1.0, 1.0]))
+    assert program.num_vars == 4  # three cells and t
+    sol = conic.solve(program)
+    assert sol.x is not None
+    assert cells.scatter(sol.x)[1, 1] == 0.0
+    assert free.tolist() == [0, 1]
+
+
+def test_job_without_allowed_cells_is_left_out_of_the_minimum() -> None:
+    """A job that can run nowhere does not drag the max-min objective to zero."""
+    c = np.array([[2.0, 1.0], [0.0, 0.0]])
+    program, _, free = _max_min(c, np.array([1, 1]), np.array([1.0, 1.0]))
+    sol = conic.solve(program)
+    assert sol.x is not None and free.tolist() == [0]
+    assert sol.x[-1] == pytest.approx(2.0, abs=1e-6)  # all its time on the fast type
+
+
+def test_bottleneck_jobs_have_positive_duals() -> None:
+    """Two jobs share one GPU (bottleneck); a third has a GPU to itself and could do more."""
+    c = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 5.0]])
+    program, _, free = _max_min(c, np.array([1, 1, 1]), np.array([1.0, 1.0]))
+    sol = conic.solve(program, ("ecos",))
+    assert sol.duals is not None
+    duals = sol.duals[: free.size]
+    assert duals[0] > 0.1 and duals[1] > 0.1 and duals[2] < 1e-6
+
+
+def test_every_solver_agrees_on_the_optimum() -> None:
+    """ECOS, SCS, Clarabel and HiGHS reach the same max-min value."""
+    rng = np.random.default_rng(7)
+    t = rng.uniform(0.2, 4.0, (30, 3))
+    s = rng.choice([1, 2, 4], 30)
+    program, _, _ = _max_min(t, s, np.array([10.0, 10.0, 10.0]))
+    values = {}
+    for name in ("ecos", "scs", "clarabel", "highs"):
+        sol = conic.solve(program, (name,))
+        assert sol.x is not None, name
+        values[name] = float(sol.x[-1])
+    assert max(values.values()) - min(values.values()) < 1e-5 * max(values.values())
+
+
+def test_min_norm_point_is_the_same_for_every_solver() -> None:
+    """The min-norm tie-break is unique: interior-point and first-order solvers agree."""
+    rng = np.random.default_rng(11)
+    t = rng.uniform(0.5, 3.0, (25, 3))
+    s = np.ones(25, dtype=int)
+    cap = np.array([5.0, 5.0, 5.0])
+    program, _, _ = _max_min(t, s, cap)
+    level = float(conic.solve(program, ("ecos",)).x[-1])  # type: ignore[index]
+    points = []
+    for name in ("ecos", "scs", "clarabel"):
+        mn, cells = programs.min_norm(t, t > 0, s, cap, np.full(25, level * (1 - 1e-7)))
+        sol = conic.solve(mn, (name,))
+        assert sol.x is not None, name
+        points.append(cells.scatter(sol.x))
+    for p in points[1:]:
+        np.testing.assert_allclose(p, points[0], atol=1e-4)
+
+
+def test_highs_refuses_cones_and_the_chain_moves_on() -> None:
+    """A solver that cannot take the problem is a failed attempt, not an error."""
+    t = np.ones((2, 1))
+    program, _ = programs.min_norm(t, t > 0, np.ones(2, dtype=int), np.ones(1), np.zeros(2))
+    sol = conic.solve(program, ("highs", "ecos"))
+    assert sol.solver == "ecos"
+    assert sol.attempts[0].status == conic.UNSUPPORTED
+
+
+def test_chain_falls_back_when_a_solver_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A solver that raises is recorded as failed and the next one answers."""
+
+    def broken(_: conic.ConeProgram) -> conic.Outcome:
+        raise ValueError("ECOS cannot handle sparse data with nnz == 0")
+
+    monkeypatch.setitem(conic.SOLVERS, "ecos", broken)
+    program, _, _ = _max_min(np.ones((3, 2)), np.ones(3, dtype=int), np.ones(2))
+    sol = conic.solve(program)
+    assert sol.ok and sol.solver == "scs"
+    assert sol.fallbacks == 1
+    assert sol.attempts[0].status == conic.FAILED and "nnz" in sol.attempts[0].detail
+
+
+def test_inaccurate_answers_are_not_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reduced-accuracy status moves the chain on instead of being used."""
+    monkeypatch.setitem(
+        conic.SOLVERS, "ecos", lambda _: (conic.INACCURATE, None, None, "exitFlag 10")
+    )
+    program, _, _ = _max_min(np.ones((2, 1)), np.ones(2, dtype=int), np.ones(1))
+    sol = conic.solve(program)
+    assert sol.solver == "scs"
+    assert [a.status for a in sol.attempts] == [conic.INACCURATE, conic.OPTIMAL]
+
+
+def test_every_solver_failing_gives_no_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the whole chain fails the answer says so; nothing raises."""
+    for name in conic.DEFAULT_CHAIN:
+        monkeypatch.setitem(conic.SOLVERS, name, lambda _: (conic.FAILED, None, None, "boom"))
+    program, _, _ = _max_min(np.ones((2, 1)), np.ones(2, dtype=int), np.ones(1))
+    sol = conic.solve(program)
+    assert not sol.ok and sol.solver is None and sol.fallbacks == 2
+
+
+def test_validate_chain_rejects_unknown_solvers() -> None:
+    """Configuration names only solvers hetsim knows."""
+    assert conic.validate_chain(["ECOS", "scs", "clarabel"]) == ("ecos", "scs", "clarabel")
+    with pytest.raises(ValueError, match="unknown solver 'gurobi'"):
+        conic.validate_chain(["gurobi"])
+    with pytest.raises(ValueError, match="empty"):
+        conic.validate_chain([])
+
+
+def test_finish_time_program_matches_cvxpy() -> None:
+    """The SOCP for finish-time fairness reaches the optimum cvxpy finds for the same model."""
+    rng = np.random.default_rng(5)
+    n, m = 12, 3
+    rates = rng.uniform(0.2, 3.0, (n, m))
+    s = np.ones(n, dtype=int)
+    cap = np.array([3.0, 3.0, 3.0])
+    alpha = rng.uniform(0.0, 0.5, n)
+    beta = rng.uniform(0.1, 1.0, n)
+    program, cells = programs.finish_time(rates, rates > 0, s, cap, alpha, beta)
+    sol = conic.solve(program, ("ecos",))
+    assert sol.x is not None
+    x = cp.Variable((n, m))
+    rho = [alpha[i] + beta[i] * cp.inv_pos(rates[i] @ x[i]) for i in range(n)]
+    prob = cp.Problem(
+        cp.Minimize(cp.maximum(*rho)),
+        [x >= 0, cp.sum(x, axis=0) <= cap, cp.sum(x, axis=1) <= 1],
+    )
+    prob.solve(solver="CLARABEL")
+    assert sol.x[-1] == pytest.approx(prob.value, rel=1e-5)
+    ours = cells.scatter(sol.x)
+    achieved = max(alpha[i] + beta[i] / (rates[i] @ ours[i]) for i in range(n))
+    assert achieved == pytest.approx(prob.value, rel=1e-5)

@@ -1,0 +1,134 @@
+"""Each policy on a tiny case whose allocation is known in closed form."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from scheduler import policies
+from scheduler.problem import AllocationProblem
+
+CTX = policies.PolicyContext(rng=random.Random(0))
+QUIRKS = policies.PolicyContext(rng=random.Random(0), quirks=True)
+
+
+def _p(t: list[list[float]], s: list[int], cap: list[float], **kw: object) -> AllocationProblem:
+    return AllocationProblem.build(np.array(t, float), np.array(s), np.array(cap, float), **kw)  # type: ignore[arg-type]
+
+
+def test_max_min_two_types_equal_shares() -> None:
+    """Three jobs, two single-GPU types: everybody gets 2/3 of a GPU's time."""
+    x = policies.max_min_fairness(_p([[1, 1]] * 3, [1, 1, 1], [1, 1]), CTX).matrix
+    np.testing.assert_allclose(x.sum(axis=1), [2 / 3] * 3, atol=1e-5)
+
+
+def test_water_filling_raises_what_can_still_rise() -> None:
+    """A and B share the only type they can use (0.5 each); C then takes all of the other."""
+    p = _p([[1, 0], [1, 0], [1, 1]], [1, 1, 1], [1, 1])
+    wf = policies.max_min_fairness_water_filling(p, CTX).matrix
+    np.testing.assert_allclose(wf, [[0.5, 0], [0.5, 0], [0, 1]], atol=1e-5)
+    plain = policies.max_min_fairness(p, CTX).matrix  # tie-broken: C stops at the minimum
+    np.testing.assert_allclose(plain, [[0.5, 0], [0.5, 0], [0, 0.5]], atol=1e-5)
+
+
+def test_water_filling_perf_is_leximin_over_normalised_throughput() -> None:
+    """Perf water-filling never leaves a job below what plain perf max-min gives it."""
+    p = _p([[4, 1, 0.5], [2, 2, 1], [1, 1, 1], [3, 0, 1]], [1, 1, 1, 1], [1, 1, 1])
+    share = policies.proportional_throughputs(p)
+    wf = policies.max_min_fairness_water_filling_perf(p, CTX).matrix
+    mm = policies.max_min_fairness_perf(p, CTX).matrix
+    norm = lambda x: (p.throughputs * x).sum(axis=1) / share  # noqa: E731
+    assert norm(wf).min() == pytest.approx(norm(mm).min(), rel=1e-5)
+    assert sorted(norm(wf)) >= sorted(norm(mm) - 1e-6)
+
+
+def test_finish_time_fairness_equal_jobs_split_evenly() -> None:
+    """Two identical fresh jobs on one GPU: half each, rho = 2."""
+    p = _p([[1.0], [1.0]], [1, 1], [1], remaining_steps=[100.0, 100.0])
+    x = policies.finish_time_fairness_perf(p, CTX).matrix
+    np.testing.assert_allclose(x[:, 0], [0.5, 0.5], atol=1e-5)
+
+
+def test_finish_time_fairness_golden_ratio() -> None:
+    """A job that already waited its whole isolated time gets 1/phi of the GPU.
+
+    rho_A = 1 + 1/a and rho_B = 1/(1 - a) are equal at a^2 + a - 1 = 0.
+    """
+    p = _p(
+        [[1.0], [1.0]], [1, 1], [1], remaining_steps=[100.0, 100.0], times_since_start=[100.0, 0.0]
+    )
+    x = policies.finish_time_fairness_perf(p, CTX).matrix
+    a = (math.sqrt(5) - 1) / 2
+    np.testing.assert_allclose(x[:, 0], [a, 1 - a], atol=1e-4)
+
+
+def test_agnostic_finish_time_never_uses_a_type_the_job_cannot() -> None:
+    """Without quirks no time where the throughput is 0; the reference (quirks) gives some."""
+    p = _p([[2.0, 0.0], [2.0, 1.0]], [1, 1], [1, 1], remaining_steps=[500.0, 500.0])
+    fixed = policies.finish_time_fairness(p, CTX).matrix
+    assert fixed[0, 1] == 0.0
+    quirky = policies.finish_time_fairness(p, QUIRKS).matrix
+    assert quirky[0, 1] > 1e-3
+
+
+def test_min_total_duration_gives_time_in_proportion_to_work() -> None:
+    """Remaining 100 and 300 steps on one GPU: 1/4 and 3/4 finish both at once."""
+    p = _p([[1.0], [1.0]], [1, 1], [1], remaining_steps=[100.0, 300.0])
+    x = policies.min_total_duration_perf(p, CTX).matrix
+    np.testing.assert_allclose(x[:, 0], [0.25, 0.75], atol=1e-5)
+
+
+def test_min_total_duration_bisection_lands_within_five_percent() -> None:
+    """With quirks the reference's bisection is used: feasible, makespan within 5%."""
+    p = _p([[1.0], [1.0]], [1, 1], [1], remaining_steps=[1e4, 3e4])
+    x = policies.min_total_duration_perf(p, QUIRKS).matrix
+    makespan = max(1e4 / x[0, 0], 3e4 / x[1, 0])
+    assert 4e4 <= makespan <= 4e4 * 1.05 + 1
+
+
+def test_max_sum_throughput_puts_each_job_on_its_best_type() -> None:
+    """4 + 1 beats 1 + 2: job A on type 0, job B on type 1."""
+    x = policies.max_sum_throughput_perf(_p([[4, 1], [2, 1]], [1, 1], [1, 1]), CTX).matrix
+    np.testing.assert_allclose(x, [[1, 0], [0, 1]], atol=1e-5)
+
+
+def test_max_sum_throughput_per_cost_prefers_the_cheap_type() -> None:
+    """4 steps/s for cost 4 loses to 2 steps/s for cost 1."""
+    p = _p([[4.0, 2.0]], [1], [1, 1], type_costs=[4.0, 1.0])
+    x = policies.max_sum_throughput_perf(p, CTX).matrix
+    np.testing.assert_allclose(x, [[0, 1]], atol=1e-5)
+
+
+def test_isolated_is_an_equal_share_of_gpu_time() -> None:
+    """Oversubscribed (5 GPUs asked of 4): n_j / sum(s) of every type, filling the cluster."""
+    x = policies.isolated(_p([[1, 1], [1, 1], [1, 1]], [1, 2, 2], [2, 2]), CTX).matrix
+    np.testing.assert_allclose(x, [[0.4, 0.4]] * 3)
+    used = (np.array([1, 2, 2])[:, None] * x).sum(axis=0)
+    np.testing.assert_allclose(used, [2, 2])
+    quirky = policies.isolated(_p([[1, 1], [1, 1]], [1, 2], [2, 2]), QUIRKS).matrix
+    np.testing.assert_allclose(quirky, [[0.5, 0.5], [0.25, 0.25]])  # the reference's split
+
+
+def test_allox_runs_the_shortest_jobs_first() -> None:
+    """Two GPUs, three waiting jobs of 10, 20 and 30 s: the two shortest start."""
+    p = _p([[1.0]] * 3, [1, 1, 1], [2], remaining_steps=[10.0, 20.0, 30.0])
+    x = policies.allox(p, CTX).matrix
+    np.testing.assert_array_equal(x[:, 0], [1, 1, 0])
+
+
+def test_allox_keeps_running_jobs_where_they_are() -> None:
+    """Non-preemptive: a job holding a GPU keeps it even when a shorter one waits."""
+    prev = np.array([[1.0], [0.0]])
+    p = _p([[1.0]] * 2, [1, 1], [1], remaining_steps=[1000.0, 1.0], previous=prev)
+    np.testing.assert_array_equal(policies.allox(p, CTX).matrix[:, 0], [1, 0])
+
+
+def test_fifo_quirk_puts_everybody_on_the_v100() -> None:
+    """The reference's agnostic FIFO gives every job the V100, room or not."""
+    p = _p([[1, 1, 1]] * 5, [1] * 5, [2, 2, 2])
+    x = policies.fifo(p, QUIRKS).matrix
+    np.testing.assert_array_equal(x[:, 0], [1] * 5)
+    assert x[:, 1:].sum() == 0
