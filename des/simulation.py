@@ -140,6 +140,7 @@ class Simulation:
             tie_break=config.tie_break,
             reference_type=config.reference_type_index,
             type_costs=None if config.type_costs is None else np.array(config.type_costs),
+            type_names=cluster.gpu_types,
         )
         self.tracker = CompletionTracker(
             self.env,

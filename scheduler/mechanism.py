@@ -109,6 +109,7 @@ class RoundMechanism:
         tie_break: bool = True,
         reference_type: int = 0,
         type_costs: np.ndarray | None = None,
+        type_names: tuple[str, ...] = (),
     ) -> None:
         self.policy = policy
         self.capacities = np.asarray(capacities, dtype=np.int64)
@@ -126,6 +127,9 @@ class RoundMechanism:
         self.reference_type = reference_type
         self.type_costs = type_costs
         self._present_types = [k for k, c in enumerate(self.capacities) if c > 0]
+        # Jobs that held a whole type and left since the last solve (FIFO hands them on).
+        self._departed: list[tuple[int, int, int]] = []
+        self.type_names = type_names
         # GPUs each job ran on in the previous round (a lease it may keep).
         self.last_gpus: dict[int, tuple[int, ...]] = {}
 
@@ -152,7 +156,12 @@ class RoundMechanism:
         self.need_update = True
 
     def remove_job(self, job_id: int) -> None:
-        self.jobs.remove(job_id)
+        jobs = self.jobs
+        i = jobs.index(job_id)
+        row = jobs.allocation[i]
+        if jobs.in_allocation[i] and row.max(initial=0.0) >= 0.5:
+            self._departed.append((job_id, int(np.argmax(row)), int(jobs.scale_factors[i])))
+        jobs.remove(job_id)
         self.last_gpus.pop(job_id, None)
         self.need_update = True
 
@@ -217,7 +226,11 @@ class RoundMechanism:
             isolated_time=jobs.isolated_time.copy(),
             type_costs=self.type_costs,
             reference_type=self.reference_type,
+            job_ids=jobs.ids.copy(),
+            type_names=self.type_names,
+            departed=tuple(self._departed),
         )
+        self._departed = []
         started = time.perf_counter()
         allocation = self.policy.allocate(problem, self._context)
         self.allocation_s += time.perf_counter() - started

@@ -33,6 +33,13 @@ class AllocationProblem:
     type_costs: np.ndarray | None = None
     # The type whose throughput agnostic policies assume everywhere (the reference's V100).
     reference_type: int = 0
+    # Job ids of the rows, GPU type names of the columns (for policies that emulate the
+    # reference's order of iteration).
+    job_ids: np.ndarray | None = None
+    type_names: tuple[str, ...] = ()
+    # Jobs that held a whole type in the previous allocation and have finished since:
+    # (job id, type index, GPU count). The reference's FIFO hands their GPUs on first.
+    departed: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def num_jobs(self) -> int:
@@ -66,6 +73,9 @@ class AllocationProblem:
         previous: np.ndarray | None = None,
         isolated_time: np.ndarray | None = None,
         type_costs: np.ndarray | None = None,
+        job_ids: np.ndarray | None = None,
+        type_names: tuple[str, ...] = (),
+        departed: tuple[tuple[int, int, int], ...] = (),
     ) -> AllocationProblem:
         """Convenience constructor that fills the optional arrays with neutral values."""
         t = np.asarray(throughputs, dtype=float)
@@ -84,6 +94,9 @@ class AllocationProblem:
             previous=np.zeros_like(t) if previous is None else np.asarray(previous, dtype=float),
             isolated_time=None if isolated_time is None else np.asarray(isolated_time, float),
             type_costs=None if type_costs is None else np.asarray(type_costs, float),
+            job_ids=None if job_ids is None else np.asarray(job_ids),
+            type_names=tuple(type_names),
+            departed=tuple(departed),
         )
 
 

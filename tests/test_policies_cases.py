@@ -126,9 +126,36 @@ def test_allox_keeps_running_jobs_where_they_are() -> None:
     np.testing.assert_array_equal(policies.allox(p, CTX).matrix[:, 0], [1, 0])
 
 
-def test_fifo_quirk_puts_everybody_on_the_v100() -> None:
-    """The reference's agnostic FIFO gives every job the V100, room or not."""
-    p = _p([[1, 1, 1]] * 5, [1] * 5, [2, 2, 2])
+def test_fifo_quirk_fills_the_last_listed_type_room_or_not() -> None:
+    """The reference's agnostic FIFO: V100 first; once it fills, a random entry leaves the
+    list and jobs go to the list's last type, which may be the full V100 itself."""
+    names = ("v100", "p100", "k80")
+    outcomes = set()
+    for seed in range(20):
+        ctx = policies.PolicyContext(rng=random.Random(seed), quirks=True)
+        p = _p([[1, 1, 1]] * 5, [1] * 5, [2, 2, 2], job_ids=np.arange(5), type_names=names)
+        x = policies.fifo(p, ctx).matrix
+        assert x[:2, 0].tolist() == [1, 1]  # the V100s first
+        assert (x.sum(axis=1) == 1).all()
+        outcomes.add(tuple(np.argmax(x, axis=1).tolist()))
+        again = policies.fifo(p, policies.PolicyContext(rng=random.Random(seed), quirks=True))
+        np.testing.assert_array_equal(again.matrix, x)
+    assert (0, 0, 0, 0, 0) in outcomes  # past capacity on the V100 ...
+    assert any(1 in o[2:] for o in outcomes)  # ... or spilled over to the P100
+
+
+def test_fifo_quirk_hands_a_departed_jobs_type_to_the_queue_head() -> None:
+    """A job that left gives its type to the oldest waiting job, if it fits there."""
+    names = ("v100", "p100", "k80")
+    prev = np.array([[1.0, 0, 0], [0, 0, 0]])
+    p = _p(
+        [[1, 1, 1]] * 2,
+        [1, 1],
+        [1, 1, 1],
+        previous=prev,
+        job_ids=np.array([5, 9]),
+        type_names=names,
+        departed=((2, 1, 1),),
+    )
     x = policies.fifo(p, QUIRKS).matrix
-    np.testing.assert_array_equal(x[:, 0], [1] * 5)
-    assert x[:, 1:].sum() == 0
+    np.testing.assert_array_equal(x, [[1, 0, 0], [0, 1, 0]])

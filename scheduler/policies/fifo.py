@@ -5,9 +5,10 @@ job may move up to a faster type when one frees). ``fifo`` keeps jobs on the typ
 hold and gives a waiting job a type drawn at random among those with room. A job that
 fits nowhere stops the queue: nobody jumps ahead.
 
-With quirks, ``fifo`` does what the reference's does: it draws a random type but then
-uses the last type it looked at, which is the V100, for every job, whether it has room
-or not; the round mechanism then only ever runs FIFO jobs on V100s.
+With quirks, ``fifo`` does what the reference's does (see :func:`_reference_fifo`): it
+draws a random type but then uses the last type of its alphabetical list of types with
+room (the V100 while it has room, then the P100, then the K80), whether that type has
+room for this job or not.
 """
 
 from __future__ import annotations
@@ -48,12 +49,62 @@ def _fifo(problem: AllocationProblem, ctx: PolicyContext, *, perf: bool) -> np.n
     return x
 
 
+def _reference_fifo(problem: AllocationProblem, ctx: PolicyContext) -> np.ndarray:
+    """The reference's agnostic FIFO, step by step.
+
+    Jobs keep the type they hold. Walking the previous allocation in id order, each job
+    that has left hands its type to the head of the queue if the head fits there. Then
+    each waiting job in id order: the types with room are listed alphabetically, a
+    random one among those that fit the job is drawn (only to decide which entry leaves
+    the list when a type fills exactly), and the job gets the list's last type.
+    """
+    n, m = problem.throughputs.shape
+    ids = problem.job_ids if problem.job_ids is not None else np.arange(n)
+    names = problem.type_names or tuple(str(j) for j in range(m))
+    s = problem.scale_factors.tolist()
+    row_of = {int(j): i for i, j in enumerate(ids.tolist())}
+    held: dict[int, int] = {}
+    for i in range(n):
+        if problem.previous[i].max(initial=0.0) >= 0.5:
+            held[int(ids[i])] = int(np.argmax(problem.previous[i]))
+    gone = {job_id: (t, size) for job_id, t, size in problem.departed}
+    queue = [int(j) for j in ids.tolist() if int(j) not in held]
+    available = problem.capacities.astype(float).copy()
+    assigned = dict(held)
+    for job_id in sorted([*held, *gone]):
+        if job_id in gone:
+            t = gone[job_id][0]
+            if queue:
+                head = queue.pop(0)
+                if s[row_of[head]] <= available[t]:
+                    assigned[head] = t
+                    available[t] -= s[row_of[head]]
+        else:
+            available[held[job_id]] -= s[row_of[job_id]]
+    listed = sorted((j for j in range(m) if available[j] > 0), key=lambda j: names[j])
+    while queue and listed:
+        job_id = queue.pop(0)
+        size = s[row_of[job_id]]
+        fits = [pos for pos, j in enumerate(listed) if available[j] >= size]
+        if not fits:
+            break
+        drawn = fits[ctx.rng.randrange(len(fits))]
+        t = listed[-1]
+        assigned[job_id] = t
+        available[t] -= size
+        if available[t] == 0:
+            listed.pop(drawn)
+    x = np.zeros((n, m))
+    for job_id, t in assigned.items():
+        if job_id in row_of:
+            x[row_of[job_id], t] = 1.0
+    return x
+
+
 def fifo(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """FIFO, heterogeneity-agnostic (a random type with room)."""
     if ctx.quirks:
-        x = np.zeros_like(problem.throughputs)
-        x[:, problem.reference_type] = 1.0
-        return Allocation(x)
+        return Allocation(_reference_fifo(problem, ctx))
     return Allocation(_fifo(problem, ctx, perf=False))
 
 
