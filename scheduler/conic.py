@@ -271,6 +271,9 @@ def _solve_highs(p: ConeProgram) -> Outcome:
     return FAILED, None, None, str(res.message)
 
 
+# Solvers that take linear programs only; skipped for anything else.
+LP_ONLY = frozenset({"highs"})
+
 SOLVERS: dict[str, SolverFn] = {
     "ecos": _solve_ecos,
     "scs": _solve_scs,
@@ -288,6 +291,8 @@ def solve(program: ConeProgram, chain: Sequence[str] = DEFAULT_CHAIN) -> Solutio
     """
     attempts: list[SolveAttempt] = []
     for name in chain:
+        if name in LP_ONLY and not program.is_lp:
+            continue  # not a failure: this solver does not take this kind of problem
         fn = SOLVERS[name]
         start = time.perf_counter()
         try:
@@ -300,6 +305,10 @@ def solve(program: ConeProgram, chain: Sequence[str] = DEFAULT_CHAIN) -> Solutio
         attempts.append(SolveAttempt(name, status, seconds, detail))
         if x is not None:
             return Solution(x, tuple(attempts), duals)
+    if not attempts:
+        attempts.append(
+            SolveAttempt(chain[-1], UNSUPPORTED, 0.0, "no solver of the chain takes it")
+        )
     return Solution(None, tuple(attempts))
 
 

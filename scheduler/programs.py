@@ -172,39 +172,53 @@ def max_sum(
 
 
 def finish_time(
-    rates: np.ndarray,
+    throughputs: np.ndarray,
     allowed: np.ndarray,
     scale_factors: np.ndarray,
     capacities: np.ndarray,
-    alpha: np.ndarray,
-    beta: np.ndarray,
+    elapsed: np.ndarray,
+    remaining: np.ndarray,
+    isolated_finish: np.ndarray,
 ) -> tuple[ConeProgram, Cells]:
-    """``minimise t`` s.t. ``u_i (t - alpha_i) >= beta_i`` for member jobs, with
-    ``u_i = sum_j rates[i,j] x_ij``, and the base constraints.
+    """``minimise rho`` s.t. ``(t_i + R_i s_i) / D_i <= rho``, ``s_i >= 1 / u_i`` for member
+    jobs, with ``u_i = sum_j T[i,j] x_ij``, and the base constraints.
 
-    With ``rates`` the throughputs over a job's isolated throughput, ``alpha`` its time
-    so far over its isolated finish time and ``beta`` its remaining steps over (isolated
-    throughput x isolated finish time), ``t`` is the largest finish-time ratio rho.
-    Each hyperbolic constraint is a 3-row second-order cone:
-    ``||(2 sqrt(beta_i), u_i - (t - alpha_i))|| <= u_i + (t - alpha_i)``.
+    ``t`` = ``elapsed`` (time since arrival), ``R`` = ``remaining`` steps, ``D`` =
+    ``isolated_finish``. Built as cvxpy canonicalises the reference's model (one
+    auxiliary ``s_i`` per job, ``s_i u_i >= 1`` as the cone
+    ``||(2, s_i - u_i)|| <= s_i + u_i``, linear epigraph rows), so an interior-point
+    solver picks the same point of a degenerate optimum. Variables: cells, s, rho.
     """
     cells = Cells.of(allowed)
     k = cells.k
-    width = k + 1
     jobs = cells.members
     p = jobs.size
+    width = k + p + 1
+    rho = k + p
     base_g, base_h = _base(cells, scale_factors, capacities, width)
-    u = _job_rows(cells, rates, jobs, width).tocsr()  # p x width
-    t = sp.coo_matrix((np.ones(p), (np.arange(p), np.full(p, k))), shape=(p, width)).tocsr()
+    # (t_i + R_i s_i) / D_i - rho <= 0
+    epi = sp.coo_matrix(
+        (
+            np.concatenate([remaining[jobs] / isolated_finish[jobs], -np.ones(p)]),
+            (
+                np.concatenate([np.arange(p), np.arange(p)]),
+                np.concatenate([k + np.arange(p), np.full(p, rho)]),
+            ),
+        ),
+        shape=(p, width),
+    )
+    epi_h = -elapsed[jobs] / isolated_finish[jobs]
+    u = _job_rows(cells, throughputs, jobs, width).tocsr()
+    svar = sp.coo_matrix((np.ones(p), (np.arange(p), k + np.arange(p))), shape=(p, width)).tocsr()
     zero = sp.csr_matrix((p, width))
-    # Interleave the three rows of each cone: (u + t), 0, (u - t), negated for h - G z.
-    first, second, third = -(u + t), zero, -(u - t)
+    # h - G z = (s + u, 2, s - u) per job, interleaved.
+    first, second, third = -(svar + u), zero, -(svar - u)
     order = np.arange(3 * p).reshape(3, p).T.ravel()
     cones = sp.vstack([first, second, third]).tocsr()[order]
-    h_cones = np.column_stack([-alpha[jobs], 2.0 * np.sqrt(beta[jobs]), alpha[jobs]]).ravel()
-    G = sp.vstack([*base_g, cones]).tocsc()
-    h = np.concatenate([*base_h, h_cones])
+    h_cones = np.tile([0.0, 2.0, 0.0], p)
+    G = sp.vstack([epi, *base_g, cones]).tocsc()
+    h = np.concatenate([epi_h, *base_h, h_cones])
     c = np.zeros(width)
-    c[k] = 1.0
+    c[rho] = 1.0
     lin = G.shape[0] - 3 * p
     return ConeProgram(c, G, h, l=lin, q=(3,) * p), cells

@@ -101,13 +101,14 @@ def test_min_norm_point_is_the_same_for_every_solver() -> None:
         np.testing.assert_allclose(p, points[0], atol=1e-4)
 
 
-def test_highs_refuses_cones_and_the_chain_moves_on() -> None:
-    """A solver that cannot take the problem is a failed attempt, not an error."""
+def test_highs_is_skipped_for_cone_programs() -> None:
+    """A solver that cannot take the problem class is passed over, not counted as failing."""
     t = np.ones((2, 1))
     program, _ = programs.min_norm(t, t > 0, np.ones(2, dtype=int), np.ones(1), np.zeros(2))
     sol = conic.solve(program, ("highs", "ecos"))
-    assert sol.solver == "ecos"
-    assert sol.attempts[0].status == conic.UNSUPPORTED
+    assert sol.solver == "ecos" and sol.fallbacks == 0
+    alone = conic.solve(program, ("highs",))
+    assert not alone.ok and alone.attempts[0].status == conic.UNSUPPORTED
 
 
 def test_chain_falls_back_when_a_solver_fails(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,13 +161,14 @@ def test_finish_time_program_matches_cvxpy() -> None:
     rates = rng.uniform(0.2, 3.0, (n, m))
     s = np.ones(n, dtype=int)
     cap = np.array([3.0, 3.0, 3.0])
-    alpha = rng.uniform(0.0, 0.5, n)
-    beta = rng.uniform(0.1, 1.0, n)
-    program, cells = programs.finish_time(rates, rates > 0, s, cap, alpha, beta)
+    elapsed = rng.uniform(0.0, 500.0, n)
+    remaining = rng.uniform(100.0, 1000.0, n)
+    finish = rng.uniform(500.0, 2000.0, n)
+    program, cells = programs.finish_time(rates, rates > 0, s, cap, elapsed, remaining, finish)
     sol = conic.solve(program, ("ecos",))
     assert sol.x is not None
     x = cp.Variable((n, m))
-    rho = [alpha[i] + beta[i] * cp.inv_pos(rates[i] @ x[i]) for i in range(n)]
+    rho = [(elapsed[i] + remaining[i] * cp.inv_pos(rates[i] @ x[i])) / finish[i] for i in range(n)]
     prob = cp.Problem(
         cp.Minimize(cp.maximum(*rho)),
         [x >= 0, cp.sum(x, axis=0) <= cap, cp.sum(x, axis=1) <= 1],
@@ -174,5 +176,5 @@ def test_finish_time_program_matches_cvxpy() -> None:
     prob.solve(solver="CLARABEL")
     assert sol.x[-1] == pytest.approx(prob.value, rel=1e-5)
     ours = cells.scatter(sol.x)
-    achieved = max(alpha[i] + beta[i] / (rates[i] @ ours[i]) for i in range(n))
+    achieved = max((elapsed[i] + remaining[i] / (rates[i] @ ours[i])) / finish[i] for i in range(n))
     assert achieved == pytest.approx(prob.value, rel=1e-5)

@@ -18,6 +18,8 @@ from scheduler.problem import Allocation, AllocationProblem
 
 # Share of the waiting jobs considered at once (the reference's alpha for 'allox').
 ALPHA = 1.0
+# Queue depth considered per GPU, as a multiple of the jobs-per-GPU average.
+MAX_DEPTH_FACTOR = 8
 # Cost of a (job, GPU) pair where the job cannot run: never chosen while others exist.
 UNRUNNABLE = 1e18
 
@@ -49,10 +51,14 @@ def allox(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     process = np.where(
         ok, problem.remaining_steps[jobs, None] / np.where(ok, rate, 1.0), UNRUNNABLE
     )
-    positions = np.arange(1, k + 1, dtype=float)
+    # Deep queue positions never pay off: a GPU holding many times its fair share of the
+    # queue would serve it more slowly than the others. Capping the depth keeps the
+    # assignment matrix (k x depth*g) small.
+    depth = min(k, MAX_DEPTH_FACTOR * -(-k // g))
+    positions = np.arange(1, depth + 1, dtype=float)
     # Columns: position-major blocks of the g free GPUs.
     cost = np.minimum(
-        (process[:, None, :] * positions[None, :, None]).reshape(k, k * g), UNRUNNABLE
+        (process[:, None, :] * positions[None, :, None]).reshape(k, depth * g), UNRUNNABLE
     )
     cost += problem.times_since_start[jobs, None]
     rows, cols = linear_sum_assignment(cost)

@@ -3,7 +3,7 @@
 For job ``i``: ``rho_i = (t_i + R_i / u_i) / (C_i + R_i / I_i)``, where ``t_i`` is its time
 since arrival, ``R_i`` its remaining steps, ``u_i = sum_j T[i,j] X[i,j]`` its throughput
 under the allocation, ``I_i`` its isolated throughput and ``C_i`` the isolated-time
-equivalent of its progress so far. ``rho <= t`` is a hyperbolic constraint, so the
+equivalent of its progress so far. ``1 / u_i`` is bounded by a second-order cone, so the
 problem is a second-order cone program (see :func:`scheduler.programs.finish_time`).
 
 The agnostic variant believes every type is as fast as the reference type (V100); the
@@ -41,14 +41,17 @@ def _finish_time(
     safe_iso = np.where(iso > 0, iso, 1.0)
     isolated_finish = problem.isolated_times() + problem.remaining_steps / safe_iso
     isolated_finish = np.maximum(isolated_finish, 1e-9)
-    rates = throughputs / safe_iso[:, None]
-    alpha = problem.times_since_start / isolated_finish
-    beta = problem.remaining_steps / (safe_iso * isolated_finish)
     solves: list[conic.Solution] = []
     if not allowed.any():
         return Allocation(np.zeros_like(problem.throughputs), isolated_throughputs=iso)
     program, cells = programs.finish_time(
-        rates, allowed, problem.scale_factors, problem.capacities, alpha, beta
+        throughputs,
+        allowed,
+        problem.scale_factors,
+        problem.capacities,
+        problem.times_since_start,
+        problem.remaining_steps,
+        isolated_finish,
     )
     sol = conic.solve(program, ctx.solvers)
     solves.append(sol)
