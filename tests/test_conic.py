@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cvxpy as cp
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from scheduler import conic, programs
 
@@ -178,3 +181,36 @@ def test_finish_time_program_matches_cvxpy() -> None:
     ours = cells.scatter(sol.x)
     achieved = max((elapsed[i] + remaining[i] / (rates[i] @ ours[i])) / finish[i] for i in range(n))
     assert achieved == pytest.approx(prob.value, rel=1e-5)
+
+
+def _load_fixture(name: str) -> conic.ConeProgram:
+    data = np.load(Path(__file__).parent / "data" / name)
+    G = sp.coo_matrix(
+        (data["G_data"], (data["G_row"], data["G_col"])), shape=tuple(data["G_shape"])
+    ).tocsc()
+    return conic.ConeProgram(
+        data["c"], G, data["h"], int(data["l"]), tuple(int(k) for k in data["q"])
+    )
+
+
+def test_a_real_ecos_failure_is_taken_over_by_the_chain() -> None:
+    """A finish-time-fairness program from a 2.8 jobs/h multi-GPU run (job ~1,500) that
+    ECOS solves only to reduced accuracy: the chain moves on and SCS or Clarabel answers
+    with the optimum Clarabel finds alone."""
+    program = _load_fixture("ecos_failure_ftf.npz")
+    alone = conic.solve(program, ("ecos",))
+    assert not alone.ok and alone.attempts[0].status == conic.INACCURATE
+    chained = conic.solve(program)
+    assert chained.ok and chained.solver in ("scs", "clarabel") and chained.fallbacks >= 1
+    reference = conic.solve(program, ("clarabel",))
+    assert reference.x is not None and chained.x is not None
+    assert chained.x[-1] == pytest.approx(reference.x[-1], rel=1e-4)
+
+
+def test_a_program_no_solver_finishes_is_reported_not_raised() -> None:
+    """Another program from that run on which ECOS, SCS and Clarabel all stop short: the
+    chain says so (the policy then uses its last resort)."""
+    program = _load_fixture("all_solvers_fail_ftf.npz")
+    sol = conic.solve(program)
+    assert not sol.ok and sol.fallbacks == 2
+    assert {a.status for a in sol.attempts} == {conic.INACCURATE}
