@@ -171,7 +171,7 @@ def max_sum(
     return ConeProgram(c, G, np.concatenate(base_h), l=G.shape[0]), cells
 
 
-def finish_time(
+def finish_time_reference(
     throughputs: np.ndarray,
     allowed: np.ndarray,
     scale_factors: np.ndarray,
@@ -220,5 +220,44 @@ def finish_time(
     h = np.concatenate([epi_h, *base_h, h_cones])
     c = np.zeros(width)
     c[rho] = 1.0
+    lin = G.shape[0] - 3 * p
+    return ConeProgram(c, G, h, l=lin, q=(3,) * p), cells
+
+
+def finish_time_compact(
+    rates: np.ndarray,
+    allowed: np.ndarray,
+    scale_factors: np.ndarray,
+    capacities: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+) -> tuple[ConeProgram, Cells]:
+    """``minimise t`` s.t. ``u_i (t - alpha_i) >= beta_i`` for member jobs, with
+    ``u_i = sum_j rates[i,j] x_ij``, and the base constraints.
+
+    With ``rates`` the throughputs over a job's isolated throughput, ``alpha`` its time
+    so far over its isolated finish time and ``beta`` its remaining steps over (isolated
+    throughput x isolated finish time), ``t`` is the largest finish-time ratio rho.
+    Each hyperbolic constraint is a 3-row second-order cone:
+    ``||(2 sqrt(beta_i), u_i - (t - alpha_i))|| <= u_i + (t - alpha_i)``.
+    """
+    cells = Cells.of(allowed)
+    k = cells.k
+    width = k + 1
+    jobs = cells.members
+    p = jobs.size
+    base_g, base_h = _base(cells, scale_factors, capacities, width)
+    u = _job_rows(cells, rates, jobs, width).tocsr()  # p x width
+    t = sp.coo_matrix((np.ones(p), (np.arange(p), np.full(p, k))), shape=(p, width)).tocsr()
+    zero = sp.csr_matrix((p, width))
+    # Interleave the three rows of each cone: (u + t), 0, (u - t), negated for h - G z.
+    first, second, third = -(u + t), zero, -(u - t)
+    order = np.arange(3 * p).reshape(3, p).T.ravel()
+    cones = sp.vstack([first, second, third]).tocsr()[order]
+    h_cones = np.column_stack([-alpha[jobs], 2.0 * np.sqrt(beta[jobs]), alpha[jobs]]).ravel()
+    G = sp.vstack([*base_g, cones]).tocsc()
+    h = np.concatenate([*base_h, h_cones])
+    c = np.zeros(width)
+    c[k] = 1.0
     lin = G.shape[0] - 3 * p
     return ConeProgram(c, G, h, l=lin, q=(3,) * p), cells

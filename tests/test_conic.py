@@ -157,8 +157,8 @@ def test_validate_chain_rejects_unknown_solvers() -> None:
         conic.validate_chain([])
 
 
-def test_finish_time_program_matches_cvxpy() -> None:
-    """The SOCP for finish-time fairness reaches the optimum cvxpy finds for the same model."""
+def test_finish_time_programs_match_cvxpy() -> None:
+    """Both SOCP forms of finish-time fairness reach the optimum cvxpy finds for the model."""
     rng = np.random.default_rng(5)
     n, m = 12, 3
     rates = rng.uniform(0.2, 3.0, (n, m))
@@ -167,7 +167,9 @@ def test_finish_time_program_matches_cvxpy() -> None:
     elapsed = rng.uniform(0.0, 500.0, n)
     remaining = rng.uniform(100.0, 1000.0, n)
     finish = rng.uniform(500.0, 2000.0, n)
-    program, cells = programs.finish_time(rates, rates > 0, s, cap, elapsed, remaining, finish)
+    program, cells = programs.finish_time_reference(
+        rates, rates > 0, s, cap, elapsed, remaining, finish
+    )
     sol = conic.solve(program, ("ecos",))
     assert sol.x is not None
     x = cp.Variable((n, m))
@@ -181,6 +183,13 @@ def test_finish_time_program_matches_cvxpy() -> None:
     ours = cells.scatter(sol.x)
     achieved = max((elapsed[i] + remaining[i] / (rates[i] @ ours[i])) / finish[i] for i in range(n))
     assert achieved == pytest.approx(prob.value, rel=1e-5)
+    iso = rng.uniform(0.5, 2.0, n)  # any positive isolated rate: the compact form's units
+    compact, cells2 = programs.finish_time_compact(
+        rates / iso[:, None], rates > 0, s, cap, elapsed / finish, remaining / (iso * finish)
+    )
+    sol2 = conic.solve(compact, ("ecos",))
+    assert sol2.x is not None
+    assert sol2.x[-1] == pytest.approx(prob.value, rel=1e-5)
 
 
 def _load_fixture(name: str) -> conic.ConeProgram:

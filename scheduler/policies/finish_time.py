@@ -44,15 +44,29 @@ def _finish_time(
     solves: list[conic.Solution] = []
     if not allowed.any():
         return Allocation(np.zeros_like(problem.throughputs), isolated_throughputs=iso)
-    program, cells = programs.finish_time(
-        throughputs,
-        allowed,
-        problem.scale_factors,
-        problem.capacities,
-        problem.times_since_start,
-        problem.remaining_steps,
-        isolated_finish,
-    )
+    if ctx.quirks:
+        # The reference's model as cvxpy canonicalises it (ECOS then lands where it does
+        # for the reference, and fails where it does: often, at high load).
+        program, cells = programs.finish_time_reference(
+            throughputs,
+            allowed,
+            problem.scale_factors,
+            problem.capacities,
+            problem.times_since_start,
+            problem.remaining_steps,
+            isolated_finish,
+        )
+    else:
+        # One hyperbolic cone per job, in isolated units: same optimum, better conditioned.
+        rates = throughputs / safe_iso[:, None]
+        program, cells = programs.finish_time_compact(
+            rates,
+            allowed,
+            problem.scale_factors,
+            problem.capacities,
+            problem.times_since_start / isolated_finish,
+            problem.remaining_steps / (safe_iso * isolated_finish),
+        )
     sol = conic.solve(program, ctx.solvers)
     solves.append(sol)
     x = None if sol.x is None else cells.scatter(sol.x)
