@@ -6,11 +6,10 @@ import random
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from scheduler import conic, policies, registry
 from scheduler.problem import AllocationProblem
+from tests.allocation_checks import check_allocation
 
 CTX = policies.PolicyContext(rng=random.Random(0))
 
@@ -103,7 +102,7 @@ def test_solver_failure_falls_back_to_a_feasible_allocation(
     p = _problem([[1.0, 2.0], [1.0, 0.0], [3.0, 1.0]], [1, 2, 1], [2, 1])
     alloc = policies.max_min_fairness_perf(p, CTX)
     assert alloc.failed
-    _check_invariants(p, alloc.matrix)
+    check_allocation(p, alloc.matrix)
     assert alloc.matrix.sum() > 0
 
 
@@ -113,37 +112,3 @@ def test_empty_problem_gives_empty_allocation() -> None:
     for name in registry.names():
         x = registry.get(name).allocate(p, CTX).matrix
         assert x.shape == (0, 3)
-
-
-def _check_invariants(p: AllocationProblem, x: np.ndarray) -> None:
-    tol = 1e-6
-    assert x.shape == p.throughputs.shape
-    assert (x >= -tol).all()
-    assert (x.sum(axis=1) <= 1 + tol).all()
-    assert ((p.scale_factors[:, None] * x).sum(axis=0) <= p.capacities + tol).all()
-    assert (x[p.throughputs == 0] == 0).all()
-
-
-@st.composite
-def problems(draw: st.DrawFn) -> AllocationProblem:
-    n = draw(st.integers(4, 60))
-    m = draw(st.integers(1, 3))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0.1, 10.0, (n, m))
-    t[rng.random((n, m)) < draw(st.floats(0.0, 0.5))] = 0.0
-    s = rng.choice([1, 2, 4, 8], n, p=[0.7, 0.1, 0.15, 0.05])
-    cap = rng.integers(0, 40, m).astype(float)
-    prev = np.zeros((n, m))
-    return AllocationProblem.build(t, s, cap, previous=prev)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    problems(), st.sampled_from(["max_min_fairness", "max_min_fairness_perf", "fifo", "fifo_perf"])
-)
-def test_allocations_respect_capacity_rows_and_zero_cells(p: AllocationProblem, name: str) -> None:
-    """Capacity per type, at most 1 per job, nothing where throughput is 0."""
-    alloc = registry.get(name).allocate(p, policies.PolicyContext(rng=random.Random(0)))
-    assert not alloc.failed
-    _check_invariants(p, alloc.matrix)

@@ -14,6 +14,7 @@ from scheduler import conic, policies, registry
 from scheduler.mechanism import MechanismConfig, RoundMechanism
 from scheduler.policies.base import agnostic_throughputs, isolated_throughputs
 from scheduler.problem import AllocationProblem
+from tests.allocation_checks import check_allocation
 from workloads import GeneratorConfig, ThroughputTable, generate_n
 
 TYPES = ("v100", "p100", "k80")
@@ -28,15 +29,6 @@ LP_POLICIES = [
     "min_total_duration_perf",
     "max_sum_throughput_perf",
 ]
-TOL = 1e-6
-
-
-def _check(p: AllocationProblem, x: np.ndarray) -> None:
-    assert x.shape == p.throughputs.shape
-    assert (x >= -TOL).all()
-    assert (x.sum(axis=1) <= 1 + TOL).all()
-    assert ((p.scale_factors[:, None] * x).sum(axis=0) <= p.capacities + TOL).all()
-    assert (x[p.throughputs == 0] == 0).all()
 
 
 @st.composite
@@ -68,7 +60,7 @@ def test_every_policy_respects_the_constraints(p: AllocationProblem, name: str) 
     """Capacity per type, at most 1 per job, nothing where throughput is 0 (to 1e-6)."""
     alloc = registry.get(name).allocate(p, policies.PolicyContext(rng=random.Random(0)))
     assert not alloc.failed, [a for s in alloc.solves for a in s.attempts]
-    _check(p, alloc.matrix)
+    check_allocation(p, alloc.matrix)
 
 
 def _objective(name: str, p: AllocationProblem, x: np.ndarray) -> float:

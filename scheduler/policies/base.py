@@ -222,3 +222,22 @@ def solved_or_fallback(
     if x is None:
         return Allocation(last_resort(problem), tuple(solves), failed=True)
     return Allocation(fit_to_capacity(x, problem), tuple(solves))
+
+
+def max_min_allocation(
+    coefficients: np.ndarray, problem: AllocationProblem, ctx: PolicyContext
+) -> Allocation:
+    """``max min_i sum_j C[i,j] X[i,j]`` over the allowed cells, then (unless quirks or
+    asked not to) the solver-independent minimum-norm point among the optima."""
+    solves: list[conic.Solution] = []
+    allowed = allowed_cells(problem, ctx)
+    found = max_min_levels(coefficients, allowed, problem, ctx, solves)
+    if found is None:
+        return solved_or_fallback(None, problem, solves)
+    x, t, _, _ = found
+    if ctx.tie_breaking and t > 0:
+        levels = np.full(problem.num_jobs, t)
+        return solved_or_fallback(
+            tie_break(coefficients, allowed, levels, problem, ctx, solves), problem, solves
+        )
+    return solved_or_fallback(x, problem, solves)

@@ -17,6 +17,7 @@ from scheduler.policies.base import (
     LEVEL_SLACK,
     PolicyContext,
     allowed_cells,
+    max_min_allocation,
     max_min_levels,
     proportional_throughputs,
     solved_or_fallback,
@@ -51,31 +52,14 @@ def perf_coefficients(problem: AllocationProblem) -> np.ndarray:
     return out
 
 
-def _max_min(
-    coefficients: np.ndarray, problem: AllocationProblem, ctx: PolicyContext
-) -> Allocation:
-    solves: list[conic.Solution] = []
-    allowed = allowed_cells(problem, ctx)
-    found = max_min_levels(coefficients, allowed, problem, ctx, solves)
-    if found is None:
-        return solved_or_fallback(None, problem, solves)
-    x, t, _, _ = found
-    if ctx.tie_breaking and t > 0:
-        levels = np.full(problem.num_jobs, t)
-        return solved_or_fallback(
-            tie_break(coefficients, allowed, levels, problem, ctx, solves), problem, solves
-        )
-    return solved_or_fallback(x, problem, solves)
-
-
 def max_min_fairness(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """LAS, heterogeneity-agnostic: equal GPU-time shares, every type treated alike."""
-    return _max_min(agnostic_coefficients(problem, ctx), problem, ctx)
+    return max_min_allocation(agnostic_coefficients(problem, ctx), problem, ctx)
 
 
 def max_min_fairness_perf(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """LAS, heterogeneity-aware: maximise the minimum normalised effective throughput."""
-    return _max_min(perf_coefficients(problem), problem, ctx)
+    return max_min_allocation(perf_coefficients(problem), problem, ctx)
 
 
 def _water_fill(

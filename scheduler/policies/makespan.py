@@ -16,9 +16,7 @@ from scheduler.policies.base import (
     PolicyContext,
     agnostic_throughputs,
     allowed_cells,
-    max_min_levels,
-    solved_or_fallback,
-    tie_break,
+    max_min_allocation,
 )
 from scheduler.problem import Allocation, AllocationProblem
 
@@ -37,19 +35,7 @@ def _coefficients(throughputs: np.ndarray, problem: AllocationProblem) -> np.nda
 
 
 def _exact(throughputs: np.ndarray, problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
-    coefficients = _coefficients(throughputs, problem)
-    solves: list[conic.Solution] = []
-    allowed = allowed_cells(problem, ctx)
-    found = max_min_levels(coefficients, allowed, problem, ctx, solves)
-    if found is None:
-        return solved_or_fallback(None, problem, solves)
-    x, z, _, _ = found
-    if ctx.tie_breaking and z > 0:
-        levels = np.full(problem.num_jobs, z)
-        return solved_or_fallback(
-            tie_break(coefficients, allowed, levels, problem, ctx, solves), problem, solves
-        )
-    return solved_or_fallback(x, problem, solves)
+    return max_min_allocation(_coefficients(throughputs, problem), problem, ctx)
 
 
 def _feasible(
