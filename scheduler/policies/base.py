@@ -182,6 +182,10 @@ def quantize_down(values: np.ndarray) -> np.ndarray:
     return out
 
 
+# Active systems up to this many matrix cells are polished densely (SVD), larger ones
+# iteratively (LSMR from zero, which also converges to the minimum-norm solution).
+DENSE_POLISH_CELLS = 400_000
+
 # A constraint within this (relative) distance of its bound counts as active.
 ACTIVE_TOLERANCE = 1e-6
 
@@ -201,7 +205,11 @@ def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
     if not active.any():
         return np.zeros_like(x)
     g_act = program.G[np.flatnonzero(active)]
-    polished = lsmr(g_act, program.h[active], atol=1e-14, btol=1e-14, maxiter=10_000)[0]
+    if g_act.shape[0] * g_act.shape[1] <= DENSE_POLISH_CELLS:
+        # lstsq returns the minimum-norm solution of an underdetermined system.
+        polished = np.linalg.lstsq(g_act.toarray(), program.h[active], rcond=None)[0]
+    else:
+        polished = lsmr(g_act, program.h[active], atol=1e-14, btol=1e-14, maxiter=10_000)[0]
     feasible = bool((program.G @ polished <= program.h + 1e-8 * (1.0 + np.abs(program.h))).all())
     # A solver's own point may be infeasible by ~1e-8 and so a little shorter; a wrong
     # active set would give a feasible point that is clearly longer.
