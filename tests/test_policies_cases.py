@@ -99,7 +99,7 @@ def test_max_sum_throughput_per_cost_prefers_the_cheap_type() -> None:
     """4 steps/s for cost 4 loses to 2 steps/s for cost 1."""
     p = _p([[4.0, 2.0]], [1], [1, 1], type_costs=[4.0, 1.0])
     x = policies.max_sum_throughput_perf(p, CTX).matrix
-    np.testing.assert_allclose(x, [[0, 1]], atol=1e-5)
+    np.testing.assert_allclose(x, [[0, 1]], atol=1e-4)
 
 
 def test_isolated_is_an_equal_share_of_gpu_time() -> None:
