@@ -245,3 +245,30 @@ def test_cvxpy_dpp_model_is_dpp_and_agrees_with_the_direct_program() -> None:
         assert sol.x is not None
         assert value == pytest.approx(sol.x[-1], rel=1e-5)
         assert (x[t == 0] <= 1e-7).all()
+
+
+def test_quantize_down_floors_to_six_significant_digits() -> None:
+    """Levels handed on are floored, never raised, to 6 significant digits."""
+    from scheduler.policies.base import quantize_down
+
+    values = np.array([0.0, -1.0, 1.23456789, 987654.321, 3.3e-7])
+    out = quantize_down(values)
+    np.testing.assert_allclose(out, [0.0, 0.0, 1.23456, 987654.0, 3.3e-7], rtol=1e-12)
+    assert (out <= np.maximum(values, 0.0)).all()
+    # Values that differ in the 8th digit pose the same next problem.
+    assert quantize_down(np.array([0.87809397]))[0] == quantize_down(np.array([0.87809371]))[0]
+
+
+def test_polish_returns_the_exact_min_norm_point() -> None:
+    """A slightly off answer is replaced by the exact minimum-norm point of its active set."""
+    from scheduler.policies.base import polish_min_norm
+
+    # min ||x||^2 s.t. x0 + x1 >= 1, 0 <= x <= 1: the optimum is (0.5, 0.5).
+    c = np.array([[1.0, 1.0]])
+    program, _ = programs.min_norm(c, c > 0, np.array([1]), np.array([1.0, 1.0]), np.array([1.0]))
+    noisy = np.array([0.5 + 3e-9, 0.5 - 2e-9])
+    polished = polish_min_norm(program, noisy)
+    np.testing.assert_allclose(polished, [0.5, 0.5], atol=1e-15)
+    # A point on another face (a wrong active set) is not moved anywhere longer.
+    far = np.array([1.0, 0.0])
+    np.testing.assert_allclose(polish_min_norm(program, far), far, atol=1e-12)
