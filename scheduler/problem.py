@@ -40,6 +40,11 @@ class AllocationProblem:
     # Jobs that held a whole type in the previous allocation and have finished since:
     # (job id, type index, GPU count). The reference's FIFO hands their GPUs on first.
     departed: tuple[tuple[int, int, int], ...] = ()
+    # Space sharing: each row's job type (jobs of a type are interchangeable) and, for
+    # types A, B and GPU type j, the steps/s of an A job and of a B job sharing GPUs:
+    # pair_rates[A, B, j] = (rate of A, rate of B); zeros where they cannot share.
+    job_types: np.ndarray | None = None
+    pair_rates: np.ndarray | None = None
 
     @property
     def num_jobs(self) -> int:
@@ -116,3 +121,6 @@ class Allocation:
     # Finish-time fairness reports the isolated throughputs it normalised by, so the
     # mechanism can turn the next solve's progress into isolated time.
     isolated_throughputs: np.ndarray | None = None
+    # Space sharing: pairs of rows that share GPUs, and their time on each type.
+    pairs: np.ndarray | None = None  # P x 2 row indices, first < second
+    pair_matrix: np.ndarray | None = None  # P x m

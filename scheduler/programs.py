@@ -261,3 +261,29 @@ def finish_time_compact(
     c[k] = 1.0
     lin = G.shape[0] - 3 * p
     return ConeProgram(c, G, h, l=lin, q=(3,) * p), cells
+
+
+def max_min_forms(levels: sp.spmatrix, bounds: sp.spmatrix, limits: np.ndarray) -> ConeProgram:
+    """``maximise t`` s.t. ``levels @ x >= t`` (one row per player), ``bounds @ x <= limits``
+    and ``x >= 0``: max-min over any linear forms. The last variable is ``t``."""
+    players, v = levels.shape
+    width = v + 1
+    lv = sp.hstack([-levels, sp.csr_matrix(np.ones((players, 1)))])
+    bd = sp.hstack([bounds, sp.csr_matrix((bounds.shape[0], 1))])
+    nonneg = sp.hstack([-sp.identity(v), sp.csr_matrix((v, 1))])
+    G = sp.vstack([lv, bd, nonneg]).tocsc()
+    h = np.concatenate([np.zeros(players), limits, np.zeros(v)])
+    c = np.zeros(width)
+    c[v] = -1.0
+    return ConeProgram(c, G, h, l=G.shape[0])
+
+
+def min_norm_forms(
+    levels: sp.spmatrix, floors: np.ndarray, bounds: sp.spmatrix, limits: np.ndarray
+) -> ConeProgram:
+    """``minimise ||x||^2 / 2`` s.t. ``levels @ x >= floors``, ``bounds @ x <= limits``,
+    ``x >= 0``: the unique tie-break point for :func:`max_min_forms`."""
+    v = levels.shape[1]
+    G = sp.vstack([-levels, bounds, -sp.identity(v)]).tocsc()
+    h = np.concatenate([-floors, limits, np.zeros(v)])
+    return ConeProgram(np.zeros(v), G, h, l=G.shape[0], P_diag=np.ones(v))

@@ -1,0 +1,168 @@
+"""Space sharing: max-min fairness over jobs running alone or in pairs on the same GPUs.
+
+A pair of jobs with the same GPU count can share GPUs; each then runs at its measured
+co-located throughput (the reference's pair throughputs). Over all job pairs the LP
+grows with the square of the jobs, so it is built over job *types* instead: jobs of a
+type (same model, GPU count and weight) are interchangeable, and the max-min optimum is
+reached with every job of a type getting the same allocation. Variables:
+
+- ``a[A, j]``: time each type-A job runs alone on GPU type ``j``;
+- ``w[{A,B}, j]``: time GPU type ``j`` runs A-with-B pairs, counted once per pair.
+
+A type-A job spends ``w / count_A`` of its time with a B job (``2 w / count_A`` when B is
+A itself); a pair occupies ``s`` GPUs. The per-job pair allocation follows: each of the
+``count_A x count_B`` A-B job pairs gets ``w / (count_A count_B)`` (A-A pairs:
+``2 w / (count_A (count_A - 1))``). The size is O(types^2), whatever the number of jobs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from scheduler import conic, programs
+from scheduler.policies.base import (
+    LEVEL_SLACK,
+    PolicyContext,
+    polish_min_norm,
+    proportional_throughputs,
+    quantize_down,
+)
+from scheduler.problem import Allocation, AllocationProblem
+
+# Pair allocations below this are dropped (noise from the solver, not a decision).
+MIN_PAIR_TIME = 1e-7
+
+
+def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
+    """LAS, heterogeneity-aware, with space sharing."""
+    n, m = problem.throughputs.shape
+    if n == 0 or problem.job_types is None or problem.pair_rates is None:
+        return Allocation(np.zeros((n, m)))
+    types = problem.job_types.astype(np.int64)
+    a = int(types.max()) + 1
+    counts = np.bincount(types, minlength=a)
+    rep = np.array([int(np.flatnonzero(types == t)[0]) if counts[t] else 0 for t in range(a)])
+    rates = problem.throughputs[rep]  # a x m
+    scale = problem.scale_factors[rep].astype(float)
+    share = proportional_throughputs(problem)[rep]
+    coef = np.divide(scale / problem.weights[rep], share, out=np.zeros(a), where=share > 0)
+    fits = scale[:, None] <= problem.capacities[None, :]
+
+    # Variables: alone cells, then pair cells.
+    alone = [
+        (t, j) for t in range(a) if counts[t] for j in range(m) if rates[t, j] > 0 and fits[t, j]
+    ]
+    pr = problem.pair_rates
+    pair_vars = [
+        (t, u, j)
+        for t in range(a)
+        for u in range(t, a)
+        if counts[t] and counts[u] and scale[t] == scale[u] and (t != u or counts[t] >= 2)
+        for j in range(m)
+        if fits[t, j] and pr[t, u, j, 0] > 0 and pr[t, u, j, 1] > 0
+    ]
+    v = len(alone) + len(pair_vars)
+    if v == 0:
+        return Allocation(np.zeros((n, m)))
+    lv, rs, cap = _Triplets(), _Triplets(), _Triplets()  # levels, row sums, capacity
+    for col, (t, j) in enumerate(alone):
+        lv.add(t, col, coef[t] * rates[t, j])
+        rs.add(t, col, 1.0)
+        cap.add(j, col, counts[t] * scale[t])
+    for off, (t, u, j) in enumerate(pair_vars):
+        col = len(alone) + off
+        if t == u:
+            per_job = 2.0 / counts[t]
+            lv.add(t, col, coef[t] * pr[t, t, j, 0] * per_job)
+            rs.add(t, col, per_job)
+        else:
+            for who, rate in ((t, pr[t, u, j, 0]), (u, pr[t, u, j, 1])):
+                lv.add(who, col, coef[who] * rate / counts[who])
+                rs.add(who, col, 1.0 / counts[who])
+        cap.add(j, col, scale[t])
+    players = np.unique(np.array(lv.rows, dtype=np.int64))
+    row_of = np.full(a, -1)
+    row_of[players] = np.arange(players.size)
+    levels = lv.matrix((players.size, v), row_of)
+    bounds = sp.vstack([rs.matrix((players.size, v), row_of), cap.matrix((m, v))]).tocsr()
+    limits = np.concatenate([np.ones(players.size), problem.capacities.astype(float)])
+    solves: list[conic.Solution] = []
+    sol = conic.solve(programs.max_min_forms(levels, bounds, limits), ctx.solvers)
+    solves.append(sol)
+    if sol.x is None:
+        return Allocation(np.zeros((n, m)), tuple(solves), failed=True)
+    x = sol.x[:v]
+    if ctx.tie_breaking and sol.x[-1] > 0:
+        floors = quantize_down(np.full(players.size, sol.x[-1] * (1.0 - LEVEL_SLACK)))
+        program = programs.min_norm_forms(levels, floors, bounds, limits)
+        tie = conic.solve(program, ctx.solvers)
+        solves.append(tie)
+        if tie.x is None:
+            return Allocation(np.zeros((n, m)), tuple(solves), failed=True)
+        x = polish_min_norm(program, tie.x)
+    x = np.clip(x, 0.0, None)
+    return _per_job(x, alone, pair_vars, types, counts, n, m, tuple(solves))
+
+
+class _Triplets:
+    """Sparse-matrix entries collected one at a time."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+
+    def add(self, row: int, col: int, value: float) -> None:
+        self.rows.append(int(row))
+        self.cols.append(int(col))
+        self.vals.append(float(value))
+
+    def matrix(self, shape: tuple[int, int], row_map: np.ndarray | None = None) -> sp.csr_matrix:
+        rows = np.array(self.rows, dtype=np.int64)
+        if row_map is not None:
+            rows = row_map[rows]
+        return sp.csr_matrix((self.vals, (rows, self.cols)), shape=shape)
+
+
+def _per_job(
+    x: np.ndarray,
+    alone: list[tuple[int, int]],
+    pair_vars: list[tuple[int, int, int]],
+    types: np.ndarray,
+    counts: np.ndarray,
+    n: int,
+    m: int,
+    solves: tuple[conic.Solution, ...],
+) -> Allocation:
+    """Spreads the per-type solution over the jobs and their concrete pairs."""
+    singles = np.zeros((n, m))
+    for col, (t, j) in enumerate(alone):
+        singles[types == t, j] = x[col]
+    by_pair: dict[tuple[int, int], np.ndarray] = {}
+    for off, (t, u, j) in enumerate(pair_vars):
+        w = x[len(alone) + off]
+        if w <= MIN_PAIR_TIME:
+            continue
+        by_pair.setdefault((t, u), np.zeros(m))[j] += w
+    pair_rows: list[np.ndarray] = []
+    pair_vals: list[np.ndarray] = []
+    for (t, u), w in by_pair.items():
+        rows_t = np.flatnonzero(types == t)
+        if t == u:
+            i, k = np.triu_indices(rows_t.size, k=1)
+            combos = np.column_stack([rows_t[i], rows_t[k]])
+            each = 2.0 * w / (counts[t] * (counts[t] - 1))
+        else:
+            rows_u = np.flatnonzero(types == u)
+            grid = np.array(np.meshgrid(rows_t, rows_u, indexing="ij")).reshape(2, -1).T
+            combos = np.sort(grid, axis=1)
+            each = w / (counts[t] * counts[u])
+        pair_rows.append(combos)
+        pair_vals.append(np.tile(each, (combos.shape[0], 1)))
+    if pair_rows:
+        pairs = np.concatenate(pair_rows)
+        pair_matrix = np.concatenate(pair_vals)
+    else:
+        pairs, pair_matrix = np.zeros((0, 2), dtype=np.int64), np.zeros((0, m))
+    return Allocation(singles, solves, pairs=pairs, pair_matrix=pair_matrix)
