@@ -76,7 +76,12 @@ class CompletionTracker:
         self.busy_gpu_s += gpu_s
         self.busy_gpu_s_by_type[dispatch.type_index] += gpu_s
         mech = self.mechanism
-        if mech.credit(dispatch.job_id, dispatch.type_index, dispatch.steps, dispatch.duration):
+        if dispatch.partner >= 0:
+            done_a, done_b = mech.credit_pair(dispatch)
+            for job_id, done in ((dispatch.job_id, done_a), (dispatch.partner, done_b)):
+                if done:
+                    self._complete(job_id)
+        elif mech.credit(dispatch.job_id, dispatch.type_index, dispatch.steps, dispatch.duration):
             self._complete(dispatch.job_id)
         self._slices_left -= 1
         if self._slices_left == 0:

@@ -52,6 +52,10 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
     }
     verdict = outcome.saturation
     unfinished = None if window_total is None else window_total - len(in_window)
+    if window is not None:
+        unrunnable = sum(1 for j in outcome.unrunnable if j in window)
+    else:
+        unrunnable = len(outcome.unrunnable)
     return {
         "hetsim_version": hetsim.__version__,
         "end_reason": outcome.end_reason,
@@ -64,6 +68,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "window_jobs_completed": len(in_window),
         "window_jobs_total": window_total,
         "window_jobs_unfinished": unfinished,
+        "window_jobs_unrunnable": unrunnable,
         "saturated": verdict is not None,
         "saturation_reason": None if verdict is None else verdict.reason,
         "saturation_message": None if verdict is None else verdict.message,

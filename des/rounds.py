@@ -75,6 +75,7 @@ class RoundScheduler:
         *,
         on_round: Callable[[int], None] | None = None,
         on_idle: Callable[[], None] | None = None,
+        on_unrunnable: Callable[[Job], None] | None = None,
     ) -> None:
         self.env = env
         self.mechanism = mechanism
@@ -85,6 +86,8 @@ class RoundScheduler:
         self.type_names = list(gpu_type_names)
         self.on_round = on_round
         self.on_idle = on_idle
+        self.on_unrunnable = on_unrunnable
+        self.unrunnable = 0
         self.solver_stats = SolverStats()
         self.arrived = 0
         self.rounds = 0
@@ -109,14 +112,32 @@ class RoundScheduler:
 
     def _admit(self) -> None:
         mech = self.mechanism
+        capacities = mech.capacities
         for job in self._pending:
+            rates = self.throughput_row(job)
+            if not ((rates > 0) & (job.scale_factor <= capacities)).any():
+                # No GPU type can ever run it: say so, count it, never let it block.
+                self.unrunnable += 1
+                log.warning(
+                    "job_unrunnable",
+                    sim_time=self.env.now,
+                    job_id=job.job_id,
+                    model=job.model,
+                    scale_factor=job.scale_factor,
+                    message=f"no GPU type can run job {job.job_id} "
+                    f"({job.model} on {job.scale_factor} GPUs)",
+                )
+                if self.on_unrunnable is not None:
+                    self.on_unrunnable(job)
+                continue
             mech.add_job(
                 job.job_id,
-                self.throughput_row(job),
+                rates,
                 job.scale_factor,
                 job.priority_weight,
                 job.total_steps,
                 job.arrival_time,
+                type_key=(job.model, job.scale_factor),
             )
         self._pending.clear()
 
@@ -184,6 +205,7 @@ class RoundScheduler:
         """Logs the round and the placement changes; returns this round's placements."""
         now = self.env.now
         current = {d.job_id: d.gpus for d in plan.dispatches}
+        current.update({d.partner: d.gpus for d in plan.dispatches if d.partner >= 0})
         log.info(
             "round_started",
             sim_time=now,
@@ -195,23 +217,26 @@ class RoundScheduler:
             waiting_new_jobs=plan.phantom_jobs,
         )
         for d in plan.dispatches:
-            if previous.get(d.job_id) != d.gpus:
-                self._log_placed(d, moved=d.job_id in previous)
+            for job_id in (d.job_id, d.partner) if d.partner >= 0 else (d.job_id,):
+                if previous.get(job_id) != d.gpus:
+                    self._log_placed(d, job_id, moved=job_id in previous)
         active = self.mechanism.jobs
         for job_id in previous:
             if job_id not in current and _is_active(active.ids, job_id):
                 log.info("job_preempted", sim_time=now, job_id=job_id)
         return current
 
-    def _log_placed(self, d: Dispatch, *, moved: bool) -> None:
+    def _log_placed(self, d: Dispatch, job_id: int, *, moved: bool) -> None:
+        partner = d.partner if job_id == d.job_id else d.job_id
         log.info(
             "job_placed",
             sim_time=self.env.now,
-            job_id=d.job_id,
+            job_id=job_id,
             gpu_type=self.type_names[d.type_index],
             gpus=list(d.gpus),
-            steps=d.steps,
+            steps=d.steps if job_id == d.job_id else d.partner_steps,
             moved=moved,
+            partner=partner if d.partner >= 0 else None,
         )
 
 

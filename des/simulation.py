@@ -70,6 +70,7 @@ class RunOutcome:
     gpu_counts: tuple[int, ...]
     solver: dict[str, Any]
     profile: dict[str, float]
+    unrunnable: tuple[int, ...] = ()
 
 
 def check_generator_coverage(
@@ -141,6 +142,7 @@ class Simulation:
             reference_type=config.reference_type_index,
             type_costs=None if config.type_costs is None else np.array(config.type_costs),
             type_names=cluster.gpu_types,
+            pair_rates=self._pair_rates if registry.get(config.policy).packing else None,
         )
         self.tracker = CompletionTracker(
             self.env,
@@ -163,18 +165,30 @@ class Simulation:
             cluster.gpu_types,
             on_round=self._on_round,
             on_idle=self._on_idle,
+            on_unrunnable=self._on_unrunnable,
         )
         self.detector = SaturationDetector(config.saturation, cluster.total_gpus)
         self.stop: simpy.Event = self.env.event()
         self.end_reason = ""
         self.verdict: Verdict | None = None
         self.window_done = 0
+        self.unrunnable_ids: list[int] = []
         self._wall_start = 0.0
         self._next_progress = 0.0
         self._elaborated = False
         self._arrivals: simpy.Process | None = None
 
     # -- wiring ------------------------------------------------------------------------
+
+    def _pair_rates(self, a: object, b: object) -> np.ndarray:
+        """Steps/s of a job of type ``a`` and one of type ``b`` sharing GPUs, per type
+        (zeros where the throughput file has no such pair)."""
+        out = np.zeros((self.config.cluster.num_types, 2))
+        for j, gpu_type in enumerate(self.config.cluster.gpu_types):
+            rates = self.throughputs.pair(gpu_type, a, b)  # type: ignore[arg-type]
+            if rates is not None:
+                out[j] = rates
+        return out
 
     def _throughput_row(self, job: Job) -> np.ndarray:
         return self.throughputs.isolated(job.model, job.scale_factor, self.config.cluster.gpu_types)
@@ -187,6 +201,15 @@ class Simulation:
     def _on_completed(self, done: Completion) -> None:
         window = self.window
         if window is not None and done.job_id in window:
+            self.window_done += 1
+            if self.window_done == window.size:
+                self._finish("window_complete")
+
+    def _on_unrunnable(self, job: Job) -> None:
+        """A job no type can run is settled at arrival: counted, never waited for."""
+        self.unrunnable_ids.append(job.job_id)
+        window = self.window
+        if window is not None and job.job_id in window:
             self.window_done += 1
             if self.window_done == window.size:
                 self._finish("window_complete")
@@ -292,6 +315,7 @@ class Simulation:
             gpu_type_names=cfg.cluster.gpu_types,
             gpu_counts=cfg.cluster.counts,
             solver=stats.to_dict(),
+            unrunnable=tuple(self.unrunnable_ids),
             profile={
                 "lp_s": stats.time_s,
                 "lp_build_s": max(0.0, self.mechanism.allocation_s - stats.time_s),

@@ -34,6 +34,8 @@ class ActiveJobs:
         self.isolated_time = np.zeros(0)
         self.isolated_rate_prev = np.zeros(0)
         self.remaining_prev = np.zeros(0)
+        # Space sharing: each job's type (index into the mechanism's table), -1 if none.
+        self.job_type = np.zeros(0, dtype=np.int64)
         self._rows: dict[int, int] | None = {}
 
     def __len__(self) -> int:
@@ -48,6 +50,7 @@ class ActiveJobs:
         total_steps: float,
         arrival: float,
         initial_job_time: float,
+        job_type: int = -1,
     ) -> None:
         """Appends a job; its id must exceed every active id."""
         if len(self) and job_id <= int(self.ids[-1]):
@@ -67,6 +70,7 @@ class ActiveJobs:
         self.isolated_time = np.append(self.isolated_time, 0.0)
         self.isolated_rate_prev = np.append(self.isolated_rate_prev, np.nan)
         self.remaining_prev = np.append(self.remaining_prev, np.nan)
+        self.job_type = np.append(self.job_type, job_type)
         if self._rows is not None:
             self._rows[job_id] = len(self) - 1
 
@@ -102,6 +106,7 @@ class ActiveJobs:
             "isolated_time",
             "isolated_rate_prev",
             "remaining_prev",
+            "job_type",
         ):
             setattr(self, name, np.delete(getattr(self, name), i, axis=0))
         self._rows = None  # rows after i moved up; rebuilt on the next lookup

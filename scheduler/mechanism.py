@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from scheduler.jobstate import ActiveJobs
+from scheduler.pairs import PairBook
 from scheduler.policies import PolicyContext
 from scheduler.problem import Allocation, AllocationProblem
 from scheduler.registry import PolicySpec
@@ -72,6 +74,10 @@ class Dispatch:
     gpus: tuple[int, ...]
     steps: float
     duration: float
+    # Space sharing: the job sharing these GPUs (-1: none) and its steps this round;
+    # ``duration`` is then the longer of the two.
+    partner: int = -1
+    partner_steps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class RoundMechanism:
         reference_type: int = 0,
         type_costs: np.ndarray | None = None,
         type_names: tuple[str, ...] = (),
+        pair_rates: Callable[[Hashable, Hashable], np.ndarray] | None = None,
     ) -> None:
         self.policy = policy
         self.capacities = np.asarray(capacities, dtype=np.int64)
@@ -132,6 +139,12 @@ class RoundMechanism:
         self.type_names = type_names
         # GPUs each job ran on in the previous round (a lease it may keep).
         self.last_gpus: dict[int, tuple[int, ...]] = {}
+        # Space sharing: job types seen so far, their pair throughputs, pairs in force.
+        self._pair_rates_of = pair_rates
+        self._type_index: dict[Hashable, int] = {}
+        self._type_keys: list[Hashable] = []
+        self._pair_table = np.zeros((0, 0, len(self.capacities), 2))
+        self.pairs = PairBook(len(self.capacities))
 
     # -- the job set -------------------------------------------------------------------
 
@@ -143,6 +156,7 @@ class RoundMechanism:
         weight: float,
         total_steps: float,
         arrival: float,
+        type_key: Hashable | None = None,
     ) -> None:
         self.jobs.add(
             job_id,
@@ -152,8 +166,28 @@ class RoundMechanism:
             total_steps,
             arrival,
             initial_job_time=self.config.round_s / 2.0,
+            job_type=self._job_type(type_key, scale_factor, weight),
         )
         self.need_update = True
+
+    def _job_type(self, key: Hashable | None, scale_factor: int, weight: float) -> int:
+        """The index of a job's type (jobs of a type are interchangeable when packing)."""
+        if key is None or self._pair_rates_of is None:
+            return -1
+        full = (key, scale_factor, weight)
+        if full not in self._type_index:
+            t = len(self._type_keys)
+            self._type_index[full] = t
+            self._type_keys.append(key)
+            old = self._pair_table
+            table = np.zeros((t + 1, t + 1, len(self.capacities), 2))
+            table[:t, :t] = old
+            for u, other in enumerate(self._type_keys):
+                rates = np.asarray(self._pair_rates_of(key, other), dtype=float)
+                table[t, u] = rates
+                table[u, t] = rates[:, ::-1]
+            self._pair_table = table
+        return self._type_index[full]
 
     def remove_job(self, job_id: int) -> None:
         jobs = self.jobs
@@ -163,6 +197,7 @@ class RoundMechanism:
             self._departed.append((job_id, int(np.argmax(row)), int(jobs.scale_factors[i])))
         jobs.remove(job_id)
         self.last_gpus.pop(job_id, None)
+        self.pairs.drop_job(job_id)
         self.need_update = True
 
     def credit(self, job_id: int, type_index: int, steps: float, seconds: float) -> bool:
@@ -173,6 +208,22 @@ class RoundMechanism:
         jobs.job_time[i, type_index] += seconds
         self.worker_time[type_index] += seconds
         return bool(jobs.total_steps[i] - jobs.done_steps[i] <= 0)
+
+    def credit_pair(self, d: Dispatch) -> tuple[bool, bool]:
+        """Credits a finished pair slice to both jobs and to the pair; returns, for each
+        job, whether it has no work left."""
+        jobs = self.jobs
+        done = []
+        for job_id, steps in ((d.job_id, d.steps), (d.partner, d.partner_steps)):
+            i = jobs.index(job_id)
+            jobs.done_steps[i] += steps
+            done.append(bool(jobs.total_steps[i] - jobs.done_steps[i] <= 0))
+        key = np.array(sorted((d.job_id, d.partner)))
+        hit = np.flatnonzero((self.pairs.ids == key).all(axis=1))
+        if hit.size:
+            self.pairs.job_time[hit[0], d.type_index] += d.duration
+        self.worker_time[d.type_index] += d.duration
+        return done[0], done[1]
 
     # -- a round -------------------------------------------------------------------------
 
@@ -189,9 +240,9 @@ class RoundMechanism:
             return RoundPlan((), solve, tuple(order), 0)
 
         priorities = self._priorities()
-        selected, phantoms = self._select(order, priorities, placer)
+        selected, selected_pairs, phantoms = self._select(order, priorities, placer)
         placed = placer.commit()
-        dispatches = self._dispatch(selected, placed)
+        dispatches = self._dispatch(selected, selected_pairs, placed)
         self.last_gpus = {d.job_id: d.gpus for d in dispatches}
         return RoundPlan(dispatches, solve, tuple(order), phantoms)
 
@@ -207,7 +258,8 @@ class RoundMechanism:
         should = jobs.allocation * since
         jobs.deficit += should - received
         jobs.job_time[:] = half
-        self.worker_time[:] = half * len(jobs)
+        self.pairs.reset(since, half)
+        self.worker_time[:] = half * (len(jobs) + len(self.pairs))
         self.last_reset = now
         remaining = jobs.remaining()
         # Progress since the previous solve, in time at the isolated rate of then.
@@ -229,6 +281,8 @@ class RoundMechanism:
             job_ids=jobs.ids.copy(),
             type_names=self.type_names,
             departed=tuple(self._departed),
+            job_types=jobs.job_type.copy() if self.policy.packing else None,
+            pair_rates=self._pair_table if self.policy.packing else None,
         )
         self._departed = []
         started = time.perf_counter()
@@ -239,6 +293,8 @@ class RoundMechanism:
             jobs.remaining_prev = remaining.copy()
         jobs.allocation = np.array(allocation.matrix, dtype=float, copy=True)
         jobs.in_allocation[:] = True
+        if allocation.pairs is not None and allocation.pair_matrix is not None:
+            self.pairs.replace(jobs.ids[allocation.pairs], allocation.pair_matrix, half)
         self.need_update = False
         return SolveReport(now, jobs.ids.copy(), allocation)
 
@@ -253,8 +309,9 @@ class RoundMechanism:
 
     def _select(
         self, order: list[int], priorities: np.ndarray, placer: Placer
-    ) -> tuple[list[tuple[int, int]], int]:
-        """Greedy per-type walk in priority order; returns (row, type) pairs to run."""
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
+        """Greedy per-type walk in priority order over single jobs and pairs; returns the
+        (row, type) singles and (pair, type) pairs to run, and the phantom count."""
         jobs = self.jobs
         n = len(jobs)
         ids = jobs.ids
@@ -264,66 +321,133 @@ class RoundMechanism:
         left = self.capacities.tolist()
         scheduled = [False] * n
         selected: list[tuple[int, int]] = []
+        selected_pairs: list[tuple[int, int]] = []
         phantoms = 0
         placer.begin_round()
         fifo_like = self.policy.fifo_like
+        pair_rows, pair_ok, pair_prio = self._pair_view()
+        npairs = pair_rows.shape[0]
         for k in order:
             if left[k] <= 0:
                 continue
             prio = priorities[:, k]
-            # Keys compared at 7 significant digits: solver noise must not break a tie.
-            rank = np.lexsort(
-                (
-                    ids,
-                    -_key(jobs.allocation[:, k]),
-                    -_key(jobs.deficit[:, k]),
-                    -_key(prio),
-                )
-            )
-            eligible = jobs.throughputs[rank, k] > 0
+            eligible_single = jobs.throughputs[:, k] > 0
             if fifo_like:
-                eligible &= prio[rank] > 0
-            for i in rank[eligible].tolist():
-                if scheduled[i]:
-                    continue
-                s = scale[i]
-                if s > left[k]:
-                    continue
-                if in_alloc[i]:
-                    job_id = id_list[i]
-                    if not placer.reserve(job_id, k, s, self.last_gpus.get(job_id)):
+                eligible_single &= prio > 0
+            keys: tuple[np.ndarray, ...]
+            if npairs:
+                pp = pair_prio[:, k]
+                # Keys compared at 7 significant digits: solver noise must not break a tie.
+                keys = (
+                    np.concatenate([ids, np.arange(npairs)]),
+                    np.concatenate([np.zeros(n), np.ones(npairs)]),  # singles first on ties
+                    -_key(np.concatenate([jobs.allocation[:, k], self.pairs.allocation[:, k]])),
+                    -_key(np.concatenate([jobs.deficit[:, k], self.pairs.deficit[:, k]])),
+                    -_key(np.concatenate([prio, pp])),
+                )
+                eligible = np.concatenate([eligible_single, pair_ok[:, k] & (pp > 0)])
+            else:
+                keys = (ids, -_key(jobs.allocation[:, k]), -_key(jobs.deficit[:, k]), -_key(prio))
+                eligible = eligible_single
+            rank = np.lexsort(keys)
+            for e in rank[eligible[rank]].tolist():
+                if e >= n:
+                    p = e - n
+                    a, b = pair_rows[p]
+                    if scheduled[a] or scheduled[b] or scale[a] > left[k]:
                         continue
-                    selected.append((i, k))
+                    first = id_list[a]
+                    if not placer.reserve(-(p + 1), k, scale[a], self.last_gpus.get(first)):
+                        continue
+                    selected_pairs.append((p, k))
+                    scheduled[a] = scheduled[b] = True
+                    left[k] -= scale[a]
                 else:
-                    phantoms += 1
-                left[k] -= s
-                scheduled[i] = True
+                    i = e
+                    if scheduled[i]:
+                        continue
+                    s = scale[i]
+                    if s > left[k]:
+                        continue
+                    if in_alloc[i]:
+                        job_id = id_list[i]
+                        if not placer.reserve(job_id, k, s, self.last_gpus.get(job_id)):
+                            continue
+                        selected.append((i, k))
+                    else:
+                        phantoms += 1
+                    left[k] -= s
+                    scheduled[i] = True
                 if left[k] == 0:
                     break
-        return selected, phantoms
+        return selected, selected_pairs, phantoms
+
+    def _pair_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows of the pairs' jobs, where each pair may run (both rates > 0), priorities."""
+        pairs = self.pairs
+        m = len(self.capacities)
+        if not len(pairs):
+            return np.zeros((0, 2), dtype=np.int64), np.zeros((0, m), dtype=bool), np.zeros((0, m))
+        ids = self.jobs.ids
+        rows = np.searchsorted(ids, pairs.ids)
+        rows = np.minimum(rows, len(ids) - 1)
+        present = (ids[rows] == pairs.ids).all(axis=1)
+        types = self.jobs.job_type[rows]
+        rates = self._pair_table[types[:, 0], types[:, 1]]  # P x m x 2
+        ok = (rates > 0).all(axis=2) & present[:, None]
+        return rows, ok, pairs.priorities(self.worker_time)
 
     def _dispatch(
-        self, selected: list[tuple[int, int]], placed: dict[int, tuple[int, ...]]
+        self,
+        selected: list[tuple[int, int]],
+        selected_pairs: list[tuple[int, int]],
+        placed: dict[int, tuple[int, ...]],
     ) -> tuple[Dispatch, ...]:
-        if not selected:
-            return ()
         jobs = self.jobs
-        rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=len(selected))
-        types = np.fromiter((k for _, k in selected), dtype=np.int64, count=len(selected))
-        rates = jobs.throughputs[rows, types]
+        out: list[Dispatch] = []
+        if selected:
+            rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=len(selected))
+            types = np.fromiter((k for _, k in selected), dtype=np.int64, count=len(selected))
+            steps, durations = self._slices(rows, types, jobs.throughputs[rows, types])
+            ids = jobs.ids[rows].tolist()
+            out.extend(
+                Dispatch(j, k, placed[j], s, d)
+                for j, k, s, d in zip(
+                    ids, types.tolist(), steps.tolist(), durations.tolist(), strict=True
+                )
+            )
+        if selected_pairs:
+            pair_rows, _, _ = self._pair_view()
+            for p, k in selected_pairs:
+                rows = pair_rows[p]
+                t = jobs.job_type[rows]
+                rates = self._pair_table[t[0], t[1], k]
+                steps, durations = self._slices(rows, np.array([k, k]), rates)
+                a, b = (int(v) for v in jobs.ids[rows])
+                out.append(
+                    Dispatch(
+                        a,
+                        k,
+                        placed[-(p + 1)],
+                        float(steps[0]),
+                        float(durations.max()),
+                        partner=b,
+                        partner_steps=float(steps[1]),
+                    )
+                )
+        return tuple(out)
+
+    def _slices(
+        self, rows: np.ndarray, types: np.ndarray, rates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Steps ``min(int(rate * round), remaining)`` and their durations."""
+        jobs = self.jobs
         remaining = jobs.total_steps[rows] - jobs.done_steps[rows]
         per_round = np.floor(rates * self.config.round_s)
         # Slower than one step a round: run the fraction rather than stall forever.
         per_round = np.where(per_round == 0, rates * self.config.round_s, per_round)
         steps = np.minimum(per_round, remaining)
-        durations = steps / rates
-        ids = jobs.ids[rows].tolist()
-        return tuple(
-            Dispatch(j, k, placed[j], s, d)
-            for j, k, s, d in zip(
-                ids, types.tolist(), steps.tolist(), durations.tolist(), strict=True
-            )
-        )
+        return steps, steps / rates
 
 
 def _key(values: np.ndarray) -> np.ndarray:

@@ -28,6 +28,8 @@ class PolicySpec:
     fifo_like: bool
     summary: str
     single_gpu_only: bool = False
+    # Space sharing: the policy allocates pairs of jobs on the same GPUs.
+    packing: bool = False
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
@@ -61,8 +63,9 @@ def _spec(
     fixed: bool,
     fifo: bool = False,
     single_gpu_only: bool = False,
+    packing: bool = False,
 ) -> PolicySpec:
-    return PolicySpec(name, fn, fixed, fifo, summary, single_gpu_only)
+    return PolicySpec(name, fn, fixed, fifo, summary, single_gpu_only, packing)
 
 
 for _entry in (
@@ -77,6 +80,13 @@ for _entry in (
         policies.max_min_fairness_perf,
         "LAS, heterogeneity-aware: max-min of normalised effective throughput",
         fixed=True,
+    ),
+    _spec(
+        "max_min_fairness_packed",
+        policies.max_min_fairness_packed,
+        "LAS, heterogeneity-aware, with space sharing (pairs of jobs on the same GPUs)",
+        fixed=True,
+        packing=True,
     ),
     _spec(
         "max_min_fairness_water_filling",

@@ -61,3 +61,60 @@ def test_pair_time_is_spread_evenly_over_the_jobs_of_each_type() -> None:
     used = alloc.matrix.sum() + alloc.pair_matrix.sum()  # a pair occupies one GPU
     assert used <= 1.0 + 1e-6
     check_allocation(p, alloc.matrix)
+
+
+def _packed_run(multi_gpu: bool = False) -> tuple[dict, list]:  # type: ignore[type-arg]
+    from structlog.testing import capture_logs
+
+    from cluster import parse_cluster
+    from des.config import SimConfig, WindowConfig, WorkloadConfig
+    from des.result import build_result
+    from des.simulation import Simulation
+
+    cfg = SimConfig(
+        policy="max_min_fairness_packed",
+        cluster=parse_cluster("4:4:4"),
+        workload=WorkloadConfig(rate_per_hour=0.3, multi_gpu=multi_gpu),
+        window=WindowConfig(10, 40),
+        seed=1,
+    )
+    with capture_logs() as logs:
+        result = build_result(Simulation(cfg).run())
+    return result, logs
+
+
+@pytest.mark.parametrize("multi_gpu", [False, True])
+def test_packed_runs_share_gpus_only_in_pairs_of_equal_size(multi_gpu: bool) -> None:
+    """A whole run: jobs share GPUs in pairs (never three on a GPU), only with a job of
+    the same GPU count, and every window job finishes."""
+    result, logs = _packed_run(multi_gpu)
+    assert result["end_reason"] == "window_complete"
+    sizes = {e["job_id"]: e["scale_factor"] for e in logs if e["event"] == "job_arrived"}
+    placed = [e for e in logs if e["event"] == "job_placed"]
+    paired = [e for e in placed if e["partner"] is not None]
+    assert paired, "no job ever shared GPUs"
+    for e in paired:
+        assert sizes[e["job_id"]] == sizes[e["partner"]]
+    # At each round start, a GPU is held by at most the two jobs of one pair.
+    holders: dict[int, tuple[int, ...]] = {}
+    by_time: dict[float, list] = {}  # type: ignore[type-arg]
+    for e in placed:
+        by_time.setdefault(e["sim_time"], []).append(e)
+    for events in by_time.values():
+        for e in events:
+            holders[e["job_id"]] = tuple(e["gpus"])
+        per_gpu: dict[int, set[int]] = {}
+        for e in events:
+            for g in e["gpus"]:
+                per_gpu.setdefault(g, set()).add(e["job_id"])
+        assert all(len(jobs) <= 2 for jobs in per_gpu.values())
+
+
+def test_packed_runs_are_deterministic() -> None:
+    """The same seed gives the same packed run."""
+    from des.result import strip_wall_clock
+
+    a, logs_a = _packed_run()
+    b, logs_b = _packed_run()
+    assert strip_wall_clock(a) == strip_wall_clock(b)
+    assert logs_a == logs_b

@@ -133,8 +133,9 @@ def test_saturation_can_be_switched_off() -> None:
     assert r["end_reason"] == "timeout" and r["saturated"] is False
 
 
-def test_jobs_that_cannot_run_anywhere_stall_the_run_without_crashing() -> None:
-    """ResNet-50 (batch 128) on 2 GPUs cannot use K80s: on a K80-only cluster it waits forever."""
+def test_a_job_no_gpu_type_can_run_is_reported_and_never_waited_for() -> None:
+    """ResNet-50 (batch 128) on 2 GPUs cannot use K80s: on a K80-only cluster it is
+    reported at arrival, counted, and the window completes without it."""
     jobs = [
         Job(0, "ResNet-50 (batch size 128)", 2, 1000.0, 0.0),
         Job(1, "ResNet-18 (batch size 16)", 1, 1000.0, 10.0),
@@ -144,10 +145,28 @@ def test_jobs_that_cannot_run_anywhere_stall_the_run_without_crashing() -> None:
         workload=WorkloadConfig(rate_per_hour=1.0, multi_gpu=True),
         window=WindowConfig(0, 2),
     )
-    r = _run(cfg, jobs=jobs)
-    assert r["end_reason"] == "stalled"
+    with capture_logs() as logs:
+        r = _run(cfg, jobs=jobs)
+    assert r["end_reason"] == "window_complete"
     assert r["window_jobs_completed"] == 1 and r["window_jobs_unfinished"] == 1
+    assert r["window_jobs_unrunnable"] == 1
     assert r["avg_jct_s"] is not None
+    warned = [e for e in logs if e["event"] == "job_unrunnable"]
+    assert [e["job_id"] for e in warned] == [0]
+
+
+def test_an_8_gpu_job_on_4_gpu_types_is_unrunnable_not_a_hang() -> None:
+    """Multi-GPU jobs larger than any type's GPU count never block a small cluster."""
+    cfg = _config(
+        cluster=parse_cluster("4:4:4"),
+        workload=WorkloadConfig(rate_per_hour=0.3, multi_gpu=True),
+        window=WindowConfig(0, 120),
+        timeout_s=120.0,
+    )
+    r = _run(cfg)
+    assert r["end_reason"] == "window_complete"
+    assert r["window_jobs_unrunnable"] > 0
+    assert r["window_jobs_completed"] + r["window_jobs_unrunnable"] == 120  # type: ignore[operator]
 
 
 def test_a_trace_replays_the_generated_run(tmp_path: Path, throughputs: ThroughputTable) -> None:

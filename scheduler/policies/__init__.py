@@ -16,6 +16,7 @@ from scheduler.policies.fairness import (
 from scheduler.policies.fifo import fifo, fifo_perf
 from scheduler.policies.finish_time import finish_time_fairness, finish_time_fairness_perf
 from scheduler.policies.makespan import min_total_duration, min_total_duration_perf
+from scheduler.policies.packing import max_min_fairness_packed
 from scheduler.policies.throughput import isolated, max_sum_throughput_perf
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "isolated",
     "last_resort",
     "max_min_fairness",
+    "max_min_fairness_packed",
     "max_min_fairness_perf",
     "max_min_fairness_water_filling",
     "max_min_fairness_water_filling_perf",
