@@ -28,6 +28,7 @@ from scheduler.policies.base import (
     proportional_throughputs,
     quantize_down,
 )
+from scheduler.policies.fairness import max_min_fairness_perf
 from scheduler.problem import Allocation, AllocationProblem
 
 # Pair allocations below this are dropped (noise from the solver, not a decision).
@@ -37,8 +38,11 @@ MIN_PAIR_TIME = 1e-7
 def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """LAS, heterogeneity-aware, with space sharing."""
     n, m = problem.throughputs.shape
-    if n == 0 or problem.job_types is None or problem.pair_rates is None:
+    if n == 0:
         return Allocation(np.zeros((n, m)))
+    if problem.job_types is None or problem.pair_rates is None or (problem.job_types < 0).any():
+        # Without job types and pair throughputs there is nothing to pack.
+        return max_min_fairness_perf(problem, ctx)
     types = problem.job_types.astype(np.int64)
     a = int(types.max()) + 1
     counts = np.bincount(types, minlength=a)
