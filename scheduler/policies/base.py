@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from scipy.sparse.linalg import lsmr
 
 from scheduler import conic, programs
@@ -206,8 +207,12 @@ def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
         return np.zeros_like(x)
     g_act = program.G[np.flatnonzero(active)]
     if g_act.shape[0] * g_act.shape[1] <= DENSE_POLISH_CELLS:
-        # lstsq returns the minimum-norm solution of an underdetermined system.
-        polished = np.linalg.lstsq(g_act.toarray(), program.h[active], rcond=None)[0]
+        # gelsy (complete orthogonal factorisation) returns the minimum-norm solution of
+        # an underdetermined, possibly rank-deficient system, several times faster than
+        # the SVD.
+        polished = scipy.linalg.lstsq(
+            g_act.toarray(), program.h[active], lapack_driver="gelsy", check_finite=False
+        )[0]
     else:
         polished = lsmr(g_act, program.h[active], atol=1e-14, btol=1e-14, maxiter=10_000)[0]
     feasible = bool((program.G @ polished <= program.h + 1e-8 * (1.0 + np.abs(program.h))).all())
