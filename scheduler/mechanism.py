@@ -283,6 +283,7 @@ class RoundMechanism:
             departed=tuple(self._departed),
             job_types=jobs.job_type.copy() if self.policy.packing else None,
             pair_rates=self._pair_table if self.policy.packing else None,
+            previous_pairs=self._previous_pair_rows() if self.policy.packing else None,
         )
         self._departed = []
         started = time.perf_counter()
@@ -381,6 +382,13 @@ class RoundMechanism:
                 if left[k] == 0:
                     break
         return selected, selected_pairs, phantoms
+
+    def _previous_pair_rows(self) -> np.ndarray:
+        """The pairs in force, as rows of the active jobs (pairs with a finished job are
+        already gone)."""
+        if not len(self.pairs):
+            return np.zeros((0, 2), dtype=np.int64)
+        return np.searchsorted(self.jobs.ids, self.pairs.ids)
 
     def _pair_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows of the pairs' jobs, where each pair may run (both rates > 0), priorities."""

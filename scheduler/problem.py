@@ -45,6 +45,8 @@ class AllocationProblem:
     # pair_rates[A, B, j] = (rate of A, rate of B); zeros where they cannot share.
     job_types: np.ndarray | None = None
     pair_rates: np.ndarray | None = None
+    # The pairs in force before this solve, as row indices (P x 2).
+    previous_pairs: np.ndarray | None = None
 
     @property
     def num_jobs(self) -> int:

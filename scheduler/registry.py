@@ -89,6 +89,13 @@ for _entry in (
         packing=True,
     ),
     _spec(
+        "gandiva",
+        policies.gandiva,
+        "Gandiva: random pairs share GPUs under overload, equal time per combination",
+        fixed=True,
+        packing=True,
+    ),
+    _spec(
         "max_min_fairness_water_filling",
         policies.max_min_fairness_water_filling,
         "leximin LAS, heterogeneity-agnostic",

@@ -63,7 +63,9 @@ def test_pair_time_is_spread_evenly_over_the_jobs_of_each_type() -> None:
     check_allocation(p, alloc.matrix)
 
 
-def _packed_run(multi_gpu: bool = False) -> tuple[dict, list]:  # type: ignore[type-arg]
+def _packed_run(
+    multi_gpu: bool = False, policy: str = "max_min_fairness_packed"
+) -> tuple[dict, list]:  # type: ignore[type-arg]
     from structlog.testing import capture_logs
 
     from cluster import parse_cluster
@@ -72,7 +74,7 @@ def _packed_run(multi_gpu: bool = False) -> tuple[dict, list]:  # type: ignore[t
     from des.simulation import Simulation
 
     cfg = SimConfig(
-        policy="max_min_fairness_packed",
+        policy=policy,
         cluster=parse_cluster("4:4:4"),
         workload=WorkloadConfig(rate_per_hour=0.3, multi_gpu=multi_gpu),
         window=WindowConfig(10, 40),
@@ -83,11 +85,14 @@ def _packed_run(multi_gpu: bool = False) -> tuple[dict, list]:  # type: ignore[t
     return result, logs
 
 
-@pytest.mark.parametrize("multi_gpu", [False, True])
-def test_packed_runs_share_gpus_only_in_pairs_of_equal_size(multi_gpu: bool) -> None:
+@pytest.mark.parametrize(
+    ("multi_gpu", "policy"),
+    [(False, "max_min_fairness_packed"), (True, "max_min_fairness_packed"), (True, "gandiva")],
+)
+def test_packed_runs_share_gpus_only_in_pairs_of_equal_size(multi_gpu: bool, policy: str) -> None:
     """A whole run: jobs share GPUs in pairs (never three on a GPU), only with a job of
     the same GPU count, and every window job finishes."""
-    result, logs = _packed_run(multi_gpu)
+    result, logs = _packed_run(multi_gpu, policy)
     assert result["end_reason"] == "window_complete"
     sizes = {e["job_id"]: e["scale_factor"] for e in logs if e["event"] == "job_arrived"}
     placed = [e for e in logs if e["event"] == "job_placed"]
@@ -118,3 +123,31 @@ def test_packed_runs_are_deterministic() -> None:
     b, logs_b = _packed_run()
     assert strip_wall_clock(a) == strip_wall_clock(b)
     assert logs_a == logs_b
+
+
+def test_gandiva_splits_evenly_without_overload() -> None:
+    """Two jobs, four GPUs: no sharing, each gets half of every type (its isolated share)."""
+    p = _two_types(8.0)
+    p = AllocationProblem(**{**p.__dict__, "capacities": np.array([4.0])})
+    alloc = policies.gandiva(p, CTX)
+    assert alloc.pairs is None or len(alloc.pairs) == 0
+    np.testing.assert_allclose(alloc.matrix[:, 0], [1.0, 1.0])
+
+
+def test_gandiva_pairs_under_overload_and_keeps_its_pairs() -> None:
+    """Four jobs on one GPU: random pairs that pay; the same pairs are kept next time."""
+    p = _two_types(8.0, jobs=4)
+    first = policies.gandiva(p, policies.PolicyContext(rng=random.Random(1)))
+    assert first.pairs is not None and len(first.pairs) >= 1
+    check_allocation(p, first.matrix)
+    again = AllocationProblem(**{**p.__dict__, "previous_pairs": first.pairs})
+    second = policies.gandiva(again, policies.PolicyContext(rng=random.Random(99)))
+    assert second.pairs is not None
+    assert {tuple(r) for r in second.pairs.tolist()} >= {tuple(r) for r in first.pairs.tolist()}
+
+
+def test_gandiva_never_keeps_a_pair_that_does_not_pay() -> None:
+    """Together at 2 steps/s each (of 10 alone): 0.4 in sum, below 1: no pair."""
+    p = _two_types(2.0, jobs=4)
+    alloc = policies.gandiva(p, CTX)
+    assert alloc.pairs is None or len(alloc.pairs) == 0
