@@ -158,6 +158,14 @@ for _entry in (
         fifo=True,
     ),
     _spec(
+        "fifo_packed",
+        policies.fifo_packed,
+        "FIFO on the fastest type, waiting jobs packed with running ones when it pays 1.5x",
+        fixed=True,
+        fifo=True,
+        packing=True,
+    ),
+    _spec(
         "fifo_perf",
         policies.fifo_perf,
         "first come first served on the fastest type with room",

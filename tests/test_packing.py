@@ -64,7 +64,10 @@ def test_pair_time_is_spread_evenly_over_the_jobs_of_each_type() -> None:
 
 
 def _packed_run(
-    multi_gpu: bool = False, policy: str = "max_min_fairness_packed"
+    multi_gpu: bool = False,
+    policy: str = "max_min_fairness_packed",
+    cluster: str = "4:4:4",
+    rate: float = 0.3,
 ) -> tuple[dict, list]:  # type: ignore[type-arg]
     from structlog.testing import capture_logs
 
@@ -75,8 +78,8 @@ def _packed_run(
 
     cfg = SimConfig(
         policy=policy,
-        cluster=parse_cluster("4:4:4"),
-        workload=WorkloadConfig(rate_per_hour=0.3, multi_gpu=multi_gpu),
+        cluster=parse_cluster(cluster),
+        workload=WorkloadConfig(rate_per_hour=rate, multi_gpu=multi_gpu),
         window=WindowConfig(10, 40),
         seed=1,
     )
@@ -87,7 +90,11 @@ def _packed_run(
 
 @pytest.mark.parametrize(
     ("multi_gpu", "policy"),
-    [(False, "max_min_fairness_packed"), (True, "max_min_fairness_packed"), (True, "gandiva")],
+    [
+        (False, "max_min_fairness_packed"),
+        (True, "max_min_fairness_packed"),
+        (True, "gandiva"),
+    ],
 )
 def test_packed_runs_share_gpus_only_in_pairs_of_equal_size(multi_gpu: bool, policy: str) -> None:
     """A whole run: jobs share GPUs in pairs (never three on a GPU), only with a job of
@@ -151,3 +158,23 @@ def test_gandiva_never_keeps_a_pair_that_does_not_pay() -> None:
     p = _two_types(2.0, jobs=4)
     alloc = policies.gandiva(p, CTX)
     assert alloc.pairs is None or len(alloc.pairs) == 0
+
+
+def test_fifo_packed_pairs_a_waiting_job_when_it_pays_one_and_a_half() -> None:
+    """One GPU, two jobs: the second joins the first at 8+8 of 10+10 (1.6 > 1.5), not at
+    7+7 (1.4)."""
+    good = policies.fifo_packed(_two_types(8.0), CTX)
+    assert good.pairs is not None and good.pairs.tolist() == [[0, 1]]
+    assert good.pair_matrix is not None and good.pair_matrix[0, 0] == 1.0
+    assert good.matrix.sum() == 0.0
+    poor = policies.fifo_packed(_two_types(7.0), CTX)
+    assert poor.pairs is None
+    np.testing.assert_array_equal(poor.matrix[:, 0], [1.0, 0.0])
+
+
+def test_fifo_packed_packs_when_jobs_wait() -> None:
+    """On a busy cluster waiting FIFO jobs join running ones, always in pairs of equal size."""
+    result, logs = _packed_run(policy="fifo_packed", cluster="2:2:2", rate=0.5)
+    assert result["window_jobs_completed"] > 0
+    paired = [e for e in logs if e["event"] == "job_placed" and e["partner"] is not None]
+    assert paired

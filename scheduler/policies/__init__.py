@@ -13,7 +13,7 @@ from scheduler.policies.fairness import (
     max_min_fairness_water_filling,
     max_min_fairness_water_filling_perf,
 )
-from scheduler.policies.fifo import fifo, fifo_perf
+from scheduler.policies.fifo import fifo, fifo_packed, fifo_perf
 from scheduler.policies.finish_time import finish_time_fairness, finish_time_fairness_perf
 from scheduler.policies.gandiva import gandiva
 from scheduler.policies.makespan import min_total_duration, min_total_duration_perf
@@ -24,6 +24,7 @@ __all__ = [
     "PolicyContext",
     "allox",
     "fifo",
+    "fifo_packed",
     "fifo_perf",
     "finish_time_fairness",
     "finish_time_fairness_perf",

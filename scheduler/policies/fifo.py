@@ -111,3 +111,45 @@ def fifo(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
 def fifo_perf(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """FIFO, heterogeneity-aware (the fastest type with room)."""
     return Allocation(_fifo(problem, ctx, perf=True))
+
+
+# A waiting job joins a running one only if together they do this much of their work
+# alone, in sum (the reference's threshold).
+PACKING_THRESHOLD = 1.5
+
+
+def fifo_packed(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
+    """FIFO on the fastest type with room; then each waiting job, in arrival order, joins
+    the running job (same GPU count) it packs best with, if the pair does at least 1.5x
+    of what the two do alone; the queue stops at the first job that finds no partner."""
+    x = _fifo(problem, ctx, perf=True)
+    n, m = x.shape
+    if problem.job_types is None or problem.pair_rates is None or (problem.job_types < 0).any():
+        return Allocation(x)
+    types = problem.job_types
+    waiting = [i for i in range(n) if x[i].sum() == 0 and problem.runnable[i].any()]
+    partners: dict[int, int] = {}
+    for i in waiting:
+        best, best_value = -1, PACKING_THRESHOLD
+        for r in np.flatnonzero(x.sum(axis=1) > 0).tolist():
+            if r in partners or problem.scale_factors[r] != problem.scale_factors[i]:
+                continue
+            j = int(np.argmax(x[r]))
+            rates = problem.pair_rates[int(types[r]), int(types[i]), j]
+            alone = problem.throughputs[[r, i], j]
+            if (rates <= 0).any() or (alone <= 0).any():
+                continue
+            value = float((rates / alone).sum())
+            if value > best_value:
+                best, best_value = r, value
+        if best < 0:
+            break
+        partners[best] = i
+    if not partners:
+        return Allocation(x)
+    pairs = np.array([sorted((r, i)) for r, i in partners.items()], dtype=np.int64)
+    pair_matrix = np.zeros((len(pairs), m))
+    for p, (r, _) in enumerate(partners.items()):
+        pair_matrix[p] = x[r]
+        x[r] = 0.0
+    return Allocation(x, pairs=pairs, pair_matrix=pair_matrix)
