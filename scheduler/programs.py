@@ -287,3 +287,50 @@ def min_norm_forms(
     G = sp.vstack([-levels, bounds, -sp.identity(v)]).tocsc()
     h = np.concatenate([-floors, limits, np.zeros(v)])
     return ConeProgram(np.zeros(v), G, h, l=G.shape[0], P_diag=np.ones(v))
+
+
+def finish_time_forms(
+    rates: sp.spmatrix,
+    bounds: sp.spmatrix,
+    limits: np.ndarray,
+    alpha: np.ndarray,
+    beta: np.ndarray,
+) -> ConeProgram:
+    """``minimise t`` s.t. ``u_i (t - alpha_i) >= beta_i`` with ``u = rates @ x`` (one row
+    per job), ``bounds @ x <= limits`` and ``x >= 0``: finish-time fairness over any
+    linear throughput forms (single jobs and pairs alike). The last variable is ``t``."""
+    p, v = rates.shape
+    width = v + 1
+    bd = sp.hstack([bounds, sp.csr_matrix((bounds.shape[0], 1))])
+    nonneg = sp.hstack([-sp.identity(v), sp.csr_matrix((v, 1))])
+    u = sp.hstack([rates, sp.csr_matrix((p, 1))]).tocsr()
+    t = sp.csr_matrix((np.ones(p), (np.arange(p), np.full(p, v))), shape=(p, width))
+    zero = sp.csr_matrix((p, width))
+    order = np.arange(3 * p).reshape(3, p).T.ravel()
+    cones = sp.vstack([-(u + t), zero, -(u - t)]).tocsr()[order]
+    h_cones = np.column_stack([-alpha, 2.0 * np.sqrt(beta), alpha]).ravel()
+    G = sp.vstack([bd, nonneg, cones]).tocsc()
+    h = np.concatenate([limits, np.zeros(v), h_cones])
+    c = np.zeros(width)
+    c[v] = 1.0
+    return ConeProgram(c, G, h, l=G.shape[0] - 3 * p, q=(3,) * p)
+
+
+class Triplets:
+    """Sparse-matrix entries collected one at a time."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+
+    def add(self, row: int, col: int, value: float) -> None:
+        self.rows.append(int(row))
+        self.cols.append(int(col))
+        self.vals.append(float(value))
+
+    def matrix(self, shape: tuple[int, int], row_map: np.ndarray | None = None) -> sp.csr_matrix:
+        rows = np.array(self.rows, dtype=np.int64)
+        if row_map is not None:
+            rows = row_map[rows]
+        return sp.csr_matrix((self.vals, (rows, self.cols)), shape=shape)

@@ -89,6 +89,13 @@ for _entry in (
         packing=True,
     ),
     _spec(
+        "finish_time_fairness_packed",
+        policies.finish_time_fairness_packed,
+        "finish-time fairness with space sharing over each job's best partners",
+        fixed=True,
+        packing=True,
+    ),
+    _spec(
         "gandiva",
         policies.gandiva,
         "Gandiva: random pairs share GPUs under overload, equal time per combination",

@@ -94,6 +94,7 @@ def _packed_run(
         (False, "max_min_fairness_packed"),
         (True, "max_min_fairness_packed"),
         (True, "gandiva"),
+        (False, "finish_time_fairness_packed"),
     ],
 )
 def test_packed_runs_share_gpus_only_in_pairs_of_equal_size(multi_gpu: bool, policy: str) -> None:
@@ -178,3 +179,18 @@ def test_fifo_packed_packs_when_jobs_wait() -> None:
     assert result["window_jobs_completed"] > 0
     paired = [e for e in logs if e["event"] == "job_placed" and e["partner"] is not None]
     assert paired
+
+
+def test_finish_time_packed_shares_when_it_shortens_the_worst_finish() -> None:
+    """Two fresh jobs, one GPU: together at 8+8 of 10+10 both finish sooner (rho 1.25)
+    than by halving the GPU (rho 2); at 4+4 they time-slice instead."""
+    base = _two_types(8.0)
+    p = AllocationProblem(**{**base.__dict__, "remaining_steps": np.array([1000.0, 1000.0])})
+    good = policies.finish_time_fairness_packed(p, CTX)
+    assert good.pairs is not None and good.pair_matrix is not None
+    assert good.pair_matrix.sum() == pytest.approx(1.0, abs=1e-4)
+    base = _two_types(4.0)
+    p = AllocationProblem(**{**base.__dict__, "remaining_steps": np.array([1000.0, 1000.0])})
+    poor = policies.finish_time_fairness_packed(p, CTX)
+    assert poor.pairs is None or len(poor.pairs) == 0
+    np.testing.assert_allclose(poor.matrix[:, 0], [0.5, 0.5], atol=1e-4)

@@ -15,6 +15,7 @@ from scheduler.policies.fairness import (
 )
 from scheduler.policies.fifo import fifo, fifo_packed, fifo_perf
 from scheduler.policies.finish_time import finish_time_fairness, finish_time_fairness_perf
+from scheduler.policies.finish_time_packed import finish_time_fairness_packed
 from scheduler.policies.gandiva import gandiva
 from scheduler.policies.makespan import min_total_duration, min_total_duration_perf
 from scheduler.policies.packing import max_min_fairness_packed
@@ -27,6 +28,7 @@ __all__ = [
     "fifo_packed",
     "fifo_perf",
     "finish_time_fairness",
+    "finish_time_fairness_packed",
     "finish_time_fairness_perf",
     "gandiva",
     "isolated",

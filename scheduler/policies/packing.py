@@ -69,7 +69,11 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
     v = len(alone) + len(pair_vars)
     if v == 0:
         return Allocation(np.zeros((n, m)))
-    lv, rs, cap = _Triplets(), _Triplets(), _Triplets()  # levels, row sums, capacity
+    lv, rs, cap = (
+        programs.Triplets(),
+        programs.Triplets(),
+        programs.Triplets(),
+    )  # levels, row sums, capacity
     for col, (t, j) in enumerate(alone):
         lv.add(t, col, coef[t] * rates[t, j])
         rs.add(t, col, 1.0)
@@ -107,26 +111,6 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
         x = polish_min_norm(program, tie.x)
     x = np.clip(x, 0.0, None)
     return _per_job(x, alone, pair_vars, types, counts, n, m, tuple(solves))
-
-
-class _Triplets:
-    """Sparse-matrix entries collected one at a time."""
-
-    def __init__(self) -> None:
-        self.rows: list[int] = []
-        self.cols: list[int] = []
-        self.vals: list[float] = []
-
-    def add(self, row: int, col: int, value: float) -> None:
-        self.rows.append(int(row))
-        self.cols.append(int(col))
-        self.vals.append(float(value))
-
-    def matrix(self, shape: tuple[int, int], row_map: np.ndarray | None = None) -> sp.csr_matrix:
-        rows = np.array(self.rows, dtype=np.int64)
-        if row_map is not None:
-            rows = row_map[rows]
-        return sp.csr_matrix((self.vals, (rows, self.cols)), shape=shape)
 
 
 def _per_job(
