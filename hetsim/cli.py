@@ -407,8 +407,9 @@ def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
 @cli.command()
 def policies() -> None:
     """List the scheduling policies."""
+    width = max(len(name) for name in registry.names())
     for name in registry.names():
-        click.echo(f"{name:28s} {registry.get(name).summary}")
+        click.echo(f"{name:{width}s}  {registry.get(name).summary}")
 
 
 def main(argv: list[str] | None = None) -> None:

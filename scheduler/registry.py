@@ -147,7 +147,7 @@ for _entry in (
     _spec(
         "isolated",
         policies.isolated,
-        "an equal split of every type for every job, no solver",
+        "an equal share of GPU time for every job, spread over the types, no solver",
         fixed=False,
     ),
     _spec(
