@@ -205,16 +205,24 @@ def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
     active = slack <= ACTIVE_TOLERANCE * (1.0 + np.abs(program.h))
     if not active.any():
         return np.zeros_like(x)
-    g_act = program.G[np.flatnonzero(active)]
-    if g_act.shape[0] * g_act.shape[1] <= DENSE_POLISH_CELLS:
-        # gelsy (complete orthogonal factorisation) returns the minimum-norm solution of
-        # an underdetermined, possibly rank-deficient system, several times faster than
-        # the SVD.
-        polished = scipy.linalg.lstsq(
-            g_act.toarray(), program.h[active], lapack_driver="gelsy", check_finite=False
-        )[0]
-    else:
-        polished = lsmr(g_act, program.h[active], atol=1e-14, btol=1e-14, maxiter=10_000)[0]
+    # Variables at their zero bound stay there (their non-negativity is active): solve
+    # for the others only, which shrinks the system to the free part of the face.
+    free = x > ACTIVE_TOLERANCE
+    polished = np.zeros_like(x)
+    if free.any():
+        g_act = program.G[np.flatnonzero(active)][:, np.flatnonzero(free)]
+        rows = np.flatnonzero(g_act.getnnz(axis=1) > 0)
+        g_act = g_act[rows]
+        h_act = program.h[active][rows]
+        if g_act.shape[0] * g_act.shape[1] <= DENSE_POLISH_CELLS:
+            # gelsy (complete orthogonal factorisation) gives the minimum-norm solution
+            # of an underdetermined, possibly rank-deficient system, faster than the SVD.
+            sub = scipy.linalg.lstsq(
+                g_act.toarray(), h_act, lapack_driver="gelsy", check_finite=False
+            )[0]
+        else:
+            sub = lsmr(g_act, h_act, atol=1e-14, btol=1e-14, maxiter=10_000)[0]
+        polished[free] = sub
     feasible = bool((program.G @ polished <= program.h + 1e-8 * (1.0 + np.abs(program.h))).all())
     # A solver's own point may be infeasible by ~1e-8 and so a little shorter; a wrong
     # active set would give a feasible point that is clearly longer.
