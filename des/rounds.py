@@ -222,7 +222,7 @@ class RoundScheduler:
                     self._log_placed(d, job_id, moved=job_id in previous)
         active = self.mechanism.jobs
         for job_id in previous:
-            if job_id not in current and _is_active(active.ids, job_id):
+            if job_id not in current and job_id in active:
                 log.info("job_preempted", sim_time=now, job_id=job_id)
         return current
 
@@ -238,8 +238,3 @@ class RoundScheduler:
             moved=moved,
             partner=partner if d.partner >= 0 else None,
         )
-
-
-def _is_active(ids: np.ndarray, job_id: int) -> bool:
-    i = int(np.searchsorted(ids, job_id))
-    return i < ids.shape[0] and int(ids[i]) == job_id

@@ -114,3 +114,20 @@ class ActiveJobs:
     def remaining(self) -> np.ndarray:
         out: np.ndarray = self.total_steps - self.done_steps
         return out
+
+
+# Priority of a combination with an allocation on a type that has had no time yet.
+UNSERVED_PRIORITY_SCALE = 1e9
+
+
+def priorities(allocation: np.ndarray, job_time: np.ndarray, worker_time: np.ndarray) -> np.ndarray:
+    """Allocation over the fraction of each type's time received since the last reset
+    (the reference's priority), for jobs and job pairs alike; 0 where nothing is
+    allocated, a huge value where the type has had no time yet."""
+    wt = worker_time[None, :]
+    fraction = np.divide(job_time, wt, out=np.zeros_like(job_time), where=wt != 0)
+    out: np.ndarray = np.divide(
+        allocation, fraction, out=allocation * UNSERVED_PRIORITY_SCALE, where=fraction > 0
+    )
+    out[allocation == 0] = 0.0
+    return out

@@ -29,14 +29,11 @@ from typing import Protocol
 
 import numpy as np
 
-from scheduler.jobstate import ActiveJobs
+from scheduler.jobstate import ActiveJobs, priorities
 from scheduler.pairs import PairBook
 from scheduler.policies import PolicyContext
 from scheduler.problem import Allocation, AllocationProblem
 from scheduler.registry import PolicySpec
-
-# Priority of a job with an allocation on a type that has had no time yet.
-UNSERVED_PRIORITY_SCALE = 1e9
 
 
 class Placer(Protocol):
@@ -125,7 +122,6 @@ class RoundMechanism:
         self.worker_time = np.zeros(len(self.capacities))
         self.last_reset = 0.0
         self.need_update = False
-        self.rounds = 0
         self.allocation_s = 0.0  # wall time inside the policy (building and solving)
         self._type_rng = type_rng
         self._context = PolicyContext(
@@ -229,7 +225,6 @@ class RoundMechanism:
 
     def plan_round(self, now: float, placer: Placer) -> RoundPlan:
         """Decides the next round's placements at time ``now``."""
-        self.rounds += 1
         solve = self._maybe_resolve(now)
         order = list(self._present_types)
         if not self.policy.fixed_type_order:
@@ -239,10 +234,10 @@ class RoundMechanism:
             self.last_gpus = {}
             return RoundPlan((), solve, tuple(order), 0)
 
-        priorities = self._priorities()
-        selected, selected_pairs, phantoms = self._select(order, priorities, placer)
+        view = self._pair_view()
+        selected, selected_pairs, phantoms = self._select(order, self._priorities(), view, placer)
         placed = placer.commit()
-        dispatches = self._dispatch(selected, selected_pairs, placed)
+        dispatches = self._dispatch(selected, selected_pairs, view[0], placed)
         self.last_gpus = {d.job_id: d.gpus for d in dispatches}
         return RoundPlan(dispatches, solve, tuple(order), phantoms)
 
@@ -301,15 +296,16 @@ class RoundMechanism:
 
     def _priorities(self) -> np.ndarray:
         jobs = self.jobs
-        wt = self.worker_time[None, :]
-        fraction = np.divide(jobs.job_time, wt, out=np.zeros_like(jobs.job_time), where=wt != 0)
-        alloc = jobs.allocation
-        ratio = np.divide(alloc, fraction, out=alloc * UNSERVED_PRIORITY_SCALE, where=fraction > 0)
-        ratio[(alloc == 0) | (jobs.throughputs == 0)] = 0.0
-        return ratio
+        out = priorities(jobs.allocation, jobs.job_time, self.worker_time)
+        out[jobs.throughputs == 0] = 0.0
+        return out
 
     def _select(
-        self, order: list[int], priorities: np.ndarray, placer: Placer
+        self,
+        order: list[int],
+        priorities: np.ndarray,
+        view: tuple[np.ndarray, np.ndarray, np.ndarray],
+        placer: Placer,
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
         """Greedy per-type walk in priority order over single jobs and pairs; returns the
         (row, type) singles and (pair, type) pairs to run, and the phantom count."""
@@ -326,7 +322,7 @@ class RoundMechanism:
         phantoms = 0
         placer.begin_round()
         fifo_like = self.policy.fifo_like
-        pair_rows, pair_ok, pair_prio = self._pair_view()
+        pair_rows, pair_ok, pair_prio = view
         npairs = pair_rows.shape[0]
         for k in order:
             if left[k] <= 0:
@@ -409,6 +405,7 @@ class RoundMechanism:
         self,
         selected: list[tuple[int, int]],
         selected_pairs: list[tuple[int, int]],
+        pair_rows: np.ndarray,
         placed: dict[int, tuple[int, ...]],
     ) -> tuple[Dispatch, ...]:
         jobs = self.jobs
@@ -425,7 +422,6 @@ class RoundMechanism:
                 )
             )
         if selected_pairs:
-            pair_rows, _, _ = self._pair_view()
             for p, k in selected_pairs:
                 rows = pair_rows[p]
                 t = jobs.job_type[rows]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scheduler.jobstate import priorities
+
 
 class PairBook:
     """Pairs in force: their job ids, allocation, time received and deficits."""
@@ -57,9 +59,4 @@ class PairBook:
         self.deficit = self.deficit[keep]
 
     def priorities(self, worker_time: np.ndarray) -> np.ndarray:
-        wt = worker_time[None, :]
-        fraction = np.divide(self.job_time, wt, out=np.zeros_like(self.job_time), where=wt != 0)
-        alloc = self.allocation
-        out: np.ndarray = np.divide(alloc, fraction, out=alloc * 1e9, where=fraction > 0)
-        out[alloc == 0] = 0.0
-        return out
+        return priorities(self.allocation, self.job_time, worker_time)

@@ -56,6 +56,13 @@ class AllocationProblem:
     def num_types(self) -> int:
         return int(self.throughputs.shape[1])
 
+    def pair_data(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """What space sharing needs, ``(job_types, pair_rates)``, or None when the problem
+        does not carry it (then there is nothing to pack)."""
+        if self.job_types is None or self.pair_rates is None or (self.job_types < 0).any():
+            return None
+        return self.job_types, self.pair_rates
+
     def isolated_times(self) -> np.ndarray:
         if self.isolated_time is None:
             return np.zeros(self.num_jobs)

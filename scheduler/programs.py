@@ -72,6 +72,15 @@ def _base(
     )
 
 
+def _cell_bounds(
+    cells: Cells, scale_factors: np.ndarray, capacities: np.ndarray
+) -> tuple[sp.coo_matrix, np.ndarray]:
+    """The base constraints but non-negativity, over the cell variables: capacity per
+    type, then each member job's row sum."""
+    bounds, limits = _base(cells, scale_factors, capacities, cells.k)
+    return sp.vstack(bounds[:2]).tocoo(), np.concatenate(limits[:2])
+
+
 def _job_rows(
     cells: Cells, coefficients: np.ndarray, jobs: np.ndarray, width: int
 ) -> sp.coo_matrix:
@@ -103,28 +112,18 @@ def max_min(
     """
     cells = Cells.of(allowed)
     k = cells.k
-    width = k + 1
     if floors is None:
         floors = np.full(cells.n, np.nan)
     fixed_mask = ~np.isnan(floors)
     free = cells.members[~fixed_mask[cells.members]]
     fixed = cells.members[fixed_mask[cells.members]]
-    t_rows = -_job_rows(cells, coefficients, free, width).tocsr()
-    t_col = sp.coo_matrix(
-        (np.ones(free.size), (np.arange(free.size), np.full(free.size, k))),
-        shape=(free.size, width),
-    )
-    blocks = [(t_rows + t_col).tocoo()]
-    rhs = [np.zeros(free.size)]
+    bounds, limits = _cell_bounds(cells, scale_factors, capacities)
     if fixed.size:
-        blocks.append((-_job_rows(cells, coefficients, fixed, width)).tocoo())
-        rhs.append(-floors[fixed])
-    base_g, base_h = _base(cells, scale_factors, capacities, width)
-    G = sp.vstack(blocks + base_g).tocsc()
-    h = np.concatenate(rhs + base_h)
-    c = np.zeros(width)
-    c[k] = -1.0
-    return ConeProgram(c, G, h, l=G.shape[0]), cells, free
+        # A job with a floor: -sum_j C[i,j] x_ij <= -floor_i, right after the t rows.
+        bounds = sp.vstack([-_job_rows(cells, coefficients, fixed, k), bounds]).tocoo()
+        limits = np.concatenate([-floors[fixed], limits])
+    levels = _job_rows(cells, coefficients, free, k)
+    return max_min_forms(levels, bounds, limits), cells, free
 
 
 def min_norm(
@@ -144,16 +143,15 @@ def min_norm(
     cells = Cells.of(allowed)
     k = cells.k
     jobs = cells.members
-    blocks = [(-_job_rows(cells, coefficients, jobs, k)).tocoo()]
-    rhs = [-levels[jobs]]
+    forms = _job_rows(cells, coefficients, jobs, k)
+    floors = levels[jobs]
     if total is not None:
         coeff = coefficients.ravel()[cells.flat]
-        blocks.append(sp.coo_matrix((-coeff, (np.zeros(k), np.arange(k))), shape=(1, k)))
-        rhs.append(np.array([-total]))
-    base_g, base_h = _base(cells, scale_factors, capacities, k)
-    G = sp.vstack([*blocks, *base_g]).tocsc()
-    h = np.concatenate([*rhs, *base_h])
-    return ConeProgram(np.zeros(k), G, h, l=G.shape[0], P_diag=np.ones(k)), cells
+        everything = sp.coo_matrix((coeff, (np.zeros(k), np.arange(k))), shape=(1, k))
+        forms = sp.vstack([forms, everything]).tocoo()
+        floors = np.concatenate([floors, [total]])
+    bounds, limits = _cell_bounds(cells, scale_factors, capacities)
+    return min_norm_forms(forms, floors, bounds, limits), cells
 
 
 def max_sum(
@@ -242,25 +240,10 @@ def finish_time_compact(
     ``||(2 sqrt(beta_i), u_i - (t - alpha_i))|| <= u_i + (t - alpha_i)``.
     """
     cells = Cells.of(allowed)
-    k = cells.k
-    width = k + 1
     jobs = cells.members
-    p = jobs.size
-    base_g, base_h = _base(cells, scale_factors, capacities, width)
-    u = _job_rows(cells, rates, jobs, width).tocsr()  # p x width
-    t = sp.coo_matrix((np.ones(p), (np.arange(p), np.full(p, k))), shape=(p, width)).tocsr()
-    zero = sp.csr_matrix((p, width))
-    # Interleave the three rows of each cone: (u + t), 0, (u - t), negated for h - G z.
-    first, second, third = -(u + t), zero, -(u - t)
-    order = np.arange(3 * p).reshape(3, p).T.ravel()
-    cones = sp.vstack([first, second, third]).tocsr()[order]
-    h_cones = np.column_stack([-alpha[jobs], 2.0 * np.sqrt(beta[jobs]), alpha[jobs]]).ravel()
-    G = sp.vstack([*base_g, cones]).tocsc()
-    h = np.concatenate([*base_h, h_cones])
-    c = np.zeros(width)
-    c[k] = 1.0
-    lin = G.shape[0] - 3 * p
-    return ConeProgram(c, G, h, l=lin, q=(3,) * p), cells
+    forms = _job_rows(cells, rates, jobs, cells.k)
+    bounds, limits = _cell_bounds(cells, scale_factors, capacities)
+    return finish_time_forms(forms, bounds, limits, alpha[jobs], beta[jobs]), cells
 
 
 def max_min_forms(levels: sp.spmatrix, bounds: sp.spmatrix, limits: np.ndarray) -> ConeProgram:

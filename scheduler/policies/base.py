@@ -157,14 +157,27 @@ def tie_break(
         allowed,
         problem.scale_factors,
         problem.capacities,
-        quantize_down(np.nan_to_num(levels) * (1.0 - LEVEL_SLACK)),
+        tie_floors(levels),
         None if total is None else float(quantize_down(np.array([total * (1.0 - TOTAL_SLACK)]))[0]),
     )
+    x = solve_min_norm(program, ctx, solves)
+    return None if x is None else cells.scatter(x)
+
+
+def tie_floors(levels: np.ndarray) -> np.ndarray:
+    """Levels found by one solve as floors of the next: a little below, and quantised so
+    that every solver poses the same second problem."""
+    return quantize_down(np.nan_to_num(levels) * (1.0 - LEVEL_SLACK))
+
+
+def solve_min_norm(
+    program: conic.ConeProgram, ctx: PolicyContext, solves: list[conic.Solution]
+) -> np.ndarray | None:
+    """Solves a minimum-norm program and polishes the answer to its exact minimiser;
+    None when every solver failed."""
     sol = conic.solve(program, ctx.solvers)
     solves.append(sol)
-    if sol.x is None:
-        return None
-    return cells.scatter(polish_min_norm(program, sol.x))
+    return None if sol.x is None else polish_min_norm(program, sol.x)
 
 
 # Levels handed from one solve to the next are floored to this many significant digits,

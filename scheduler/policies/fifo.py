@@ -124,9 +124,10 @@ def fifo_packed(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     of what the two do alone; the queue stops at the first job that finds no partner."""
     x = _fifo(problem, ctx, perf=True)
     n, m = x.shape
-    if problem.job_types is None or problem.pair_rates is None or (problem.job_types < 0).any():
+    data = problem.pair_data()
+    if data is None:
         return Allocation(x)
-    types = problem.job_types
+    types, pair_rates = data
     waiting = [i for i in range(n) if x[i].sum() == 0 and problem.runnable[i].any()]
     partners: dict[int, int] = {}
     for i in waiting:
@@ -135,7 +136,7 @@ def fifo_packed(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
             if r in partners or problem.scale_factors[r] != problem.scale_factors[i]:
                 continue
             j = int(np.argmax(x[r]))
-            rates = problem.pair_rates[int(types[r]), int(types[i]), j]
+            rates = pair_rates[int(types[r]), int(types[i]), j]
             alone = problem.throughputs[[r, i], j]
             if (rates <= 0).any() or (alone <= 0).any():
                 continue

@@ -24,12 +24,12 @@ PARTNERS_PER_JOB = 4
 MIN_PAIR_VALUE = 1.0
 
 
-def _candidate_pairs(problem: AllocationProblem, allowed: np.ndarray) -> np.ndarray:
+def _candidate_pairs(
+    problem: AllocationProblem, types: np.ndarray, pair_rates: np.ndarray, allowed: np.ndarray
+) -> np.ndarray:
     """Up to PARTNERS_PER_JOB best partners per job, as sorted row pairs (unique)."""
-    assert problem.job_types is not None and problem.pair_rates is not None
     n = problem.num_jobs
-    types = problem.job_types
-    rates = problem.pair_rates[types[:, None], types[None, :]]  # n x n x m x 2
+    rates = pair_rates[types[:, None], types[None, :]]  # n x n x m x 2
     alone = problem.throughputs
     both = (rates > 0).all(axis=3) & allowed[:, None, :] & allowed[None, :, :]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -50,15 +50,17 @@ def finish_time_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) 
     n, m = problem.throughputs.shape
     if n == 0:
         return Allocation(np.zeros((n, m)))
-    if problem.job_types is None or problem.pair_rates is None or (problem.job_types < 0).any():
+    data = problem.pair_data()
+    if data is None:
         return finish_time_fairness_perf(problem, ctx)
+    types, pair_rates = data
     allowed = allowed_cells(problem, ctx) & (problem.throughputs > 0)
     iso = isolated_throughputs(problem.throughputs, problem)
     runs = allowed.any(axis=1) & (iso > 0)
     if not runs.any():
         return Allocation(np.zeros((n, m)), isolated_throughputs=iso)
-    pairs = _candidate_pairs(problem, allowed)
-    pr = problem.pair_rates[problem.job_types[pairs[:, 0]], problem.job_types[pairs[:, 1]]]
+    pairs = _candidate_pairs(problem, types, pair_rates, allowed)
+    pr = pair_rates[types[pairs[:, 0]], types[pairs[:, 1]]]
     pair_ok = (pr > 0).all(axis=2) & allowed[pairs[:, 0]] & allowed[pairs[:, 1]]  # P x m
     single_cells = np.argwhere(allowed & runs[:, None])  # (row, type)
     pair_cells = np.argwhere(pair_ok)  # (pair, type)

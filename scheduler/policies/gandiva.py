@@ -19,10 +19,9 @@ from scheduler.problem import Allocation, AllocationProblem
 MIN_NORMALISED_PAIR = 1.0
 
 
-def _pays(problem: AllocationProblem, a: int, b: int) -> bool:
-    assert problem.job_types is not None and problem.pair_rates is not None
-    ta, tb = int(problem.job_types[a]), int(problem.job_types[b])
-    rates = problem.pair_rates[ta, tb]  # m x 2
+def _pays(problem: AllocationProblem, data: tuple[np.ndarray, np.ndarray], a: int, b: int) -> bool:
+    types, pair_rates = data
+    rates = pair_rates[int(types[a]), int(types[b])]  # m x 2
     alone = problem.throughputs[[a, b]].T  # m x 2
     if not (rates > 0).all(axis=1).any():
         return False
@@ -38,10 +37,10 @@ def gandiva(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
         return Allocation(np.zeros((n, m)))
     allowed = allowed_cells(problem, ctx)
     runs = np.asarray(allowed.any(axis=1))
-    packable = problem.job_types is not None and problem.pair_rates is not None
+    data = problem.pair_data()
     overloaded = problem.scale_factors[runs].sum() > problem.capacities.sum()
     pairs: list[tuple[int, int]] = []
-    if packable and overloaded:
+    if data is not None and overloaded:
         paired: set[int] = set()
         previous = (
             problem.previous_pairs
@@ -49,7 +48,7 @@ def gandiva(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
             else np.zeros((0, 2), dtype=np.int64)
         )
         for a, b in np.asarray(previous, dtype=np.int64).reshape(-1, 2).tolist():
-            if a not in paired and b not in paired and _pays(problem, a, b):
+            if a not in paired and b not in paired and _pays(problem, data, a, b):
                 pairs.append((min(a, b), max(a, b)))
                 paired.update((a, b))
         waiting = [i for i in range(n) if runs[i] and i not in paired]
@@ -57,7 +56,9 @@ def gandiva(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
             if len(waiting) < 2:
                 break
             a, b = ctx.rng.sample(waiting, 2)
-            if problem.scale_factors[a] != problem.scale_factors[b] or not _pays(problem, a, b):
+            if problem.scale_factors[a] != problem.scale_factors[b] or not _pays(
+                problem, data, a, b
+            ):
                 continue
             waiting.remove(a)
             waiting.remove(b)
@@ -77,8 +78,8 @@ def gandiva(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     pair_rows = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     pair_matrix = np.zeros((len(pairs), m))
     for p, (a, b) in enumerate(pairs):
-        assert problem.job_types is not None and problem.pair_rates is not None
-        rates = problem.pair_rates[int(problem.job_types[a]), int(problem.job_types[b])]
+        assert data is not None  # pairs are only made with pair data
+        rates = data[1][int(data[0][a]), int(data[0][b])]
         row = np.where((rates > 0).all(axis=1), share / s[a], 0.0)
         pair_matrix[p] = row / max(1.0, row.sum())
     return Allocation(x, pairs=pair_rows, pair_matrix=pair_matrix)

@@ -22,11 +22,10 @@ import scipy.sparse as sp
 
 from scheduler import conic, programs
 from scheduler.policies.base import (
-    LEVEL_SLACK,
     PolicyContext,
-    polish_min_norm,
     proportional_throughputs,
-    quantize_down,
+    solve_min_norm,
+    tie_floors,
 )
 from scheduler.policies.fairness import max_min_fairness_perf
 from scheduler.problem import Allocation, AllocationProblem
@@ -40,10 +39,10 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
     n, m = problem.throughputs.shape
     if n == 0:
         return Allocation(np.zeros((n, m)))
-    if problem.job_types is None or problem.pair_rates is None or (problem.job_types < 0).any():
-        # Without job types and pair throughputs there is nothing to pack.
+    data = problem.pair_data()
+    if data is None:
         return max_min_fairness_perf(problem, ctx)
-    types = problem.job_types.astype(np.int64)
+    types, pr = data[0].astype(np.int64), data[1]
     a = int(types.max()) + 1
     counts = np.bincount(types, minlength=a)
     rep = np.array([int(np.flatnonzero(types == t)[0]) if counts[t] else 0 for t in range(a)])
@@ -57,7 +56,6 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
     alone = [
         (t, j) for t in range(a) if counts[t] for j in range(m) if rates[t, j] > 0 and fits[t, j]
     ]
-    pr = problem.pair_rates
     pair_vars = [
         (t, u, j)
         for t in range(a)
@@ -102,13 +100,12 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
         return Allocation(np.zeros((n, m)), tuple(solves), failed=True)
     x = sol.x[:v]
     if ctx.tie_breaking and sol.x[-1] > 0:
-        floors = quantize_down(np.full(players.size, sol.x[-1] * (1.0 - LEVEL_SLACK)))
+        floors = tie_floors(np.full(players.size, sol.x[-1]))
         program = programs.min_norm_forms(levels, floors, bounds, limits)
-        tie = conic.solve(program, ctx.solvers)
-        solves.append(tie)
-        if tie.x is None:
+        tied = solve_min_norm(program, ctx, solves)
+        if tied is None:
             return Allocation(np.zeros((n, m)), tuple(solves), failed=True)
-        x = polish_min_norm(program, tie.x)
+        x = tied
     x = np.clip(x, 0.0, None)
     return _per_job(x, alone, pair_vars, types, counts, n, m, tuple(solves))
 
