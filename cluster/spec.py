@@ -18,11 +18,11 @@ dotted name and line.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hetsim import tomlfile
 from hetsim.errors import InputError
 
 DEFAULT_TYPE_ORDER: tuple[str, ...] = ("v100", "p100", "k80")
@@ -171,79 +171,13 @@ def parse_cluster(text: str, gpus_per_server: int = 1) -> ClusterSpec:
 
 # --- TOML ----------------------------------------------------------------------------
 
-_KEY_PART = r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+'
-_DOTTED = rf"(?:{_KEY_PART})(?:\s*\.\s*(?:{_KEY_PART}))*"
-_HEADER = re.compile(rf"\s*\[\[?\s*({_DOTTED})\s*\]\]?")
-_ASSIGN = re.compile(rf"\s*({_DOTTED})\s*=")
-_PART = re.compile(_KEY_PART)
-_DECODE_LINE = re.compile(r"at line (\d+)")
-
-
-def _split_key(dotted: str) -> tuple[str, ...]:
-    """``a."b.c".d`` -> ('a', 'b.c', 'd'); quoted parts lose their quotes."""
-    parts = []
-    for part in _PART.findall(dotted):
-        if part[:1] in "\"'":
-            part = part[1:-1]
-        parts.append(part)
-    return tuple(parts)
-
-
-def _find_line(text: str, path: tuple[str, ...]) -> int | None:
-    """The line (1-based) where the key ``path`` is set or its table opens, if found.
-
-    A heuristic over the raw text: it follows ``[table]`` headers, ``key =``
-    lines (dotted keys included) and inline tables, which covers the cluster
-    format; it gives up (None) rather than guess.
-    """
-    table: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header is not None and not _ASSIGN.match(line):
-            table = _split_key(header.group(1))
-            if table == path:
-                return number
-            continue
-        assign = _ASSIGN.match(line)
-        if assign is None:
-            continue
-        full = table + _split_key(assign.group(1))
-        if full == path:
-            return number
-        if path[: len(full)] == full:
-            # the key may sit in an inline table on this line: ``a100 = { bogus = 1 }``
-            rest = line[assign.end() :]
-            wanted = re.escape(path[-1])
-            if re.search(rf"(?:^|[{{,\s])[\"']?{wanted}[\"']?\s*=", rest):
-                return number
-    return None
-
 
 def load_cluster_toml(path: str | Path, gpus_per_server: int = 1) -> ClusterSpec:
     """Read a cluster TOML file (format in the module docstring)."""
-    source = str(path)
     size = _check_server_size(gpus_per_server)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-        raise InputError(f"cannot read the cluster file: {reason}", source=source) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        found = _DECODE_LINE.search(str(err))
-        line = int(found.group(1)) if found else max(1, len(text.splitlines()))
-        message = str(err).split(" (at ")[0]
-        raise InputError(f"malformed TOML: {message}", source=source, line=line) from None
-
-    def bad(key: tuple[str, ...], message: str) -> InputError:
-        # a missing key has no line of its own: point at its nearest parent that has one
-        line = None
-        for depth in range(len(key), 0, -1):
-            line = _find_line(text, key[:depth])
-            if line is not None:
-                break
-        return InputError(message, source=source, line=line, field=".".join(key))
+    toml = tomlfile.load(path, "cluster file")
+    data = toml.data
+    bad = toml.error
 
     for key in data:
         if key not in _TOP_KEYS:
@@ -301,5 +235,5 @@ def load_cluster_toml(path: str | Path, gpus_per_server: int = 1) -> ClusterSpec
         gpu_types=tuple(names),
         counts=tuple(counts),
         gpus_per_server=tuple(sizes),
-        source=source,
+        source=toml.source,
     )

@@ -18,7 +18,9 @@ from typing import Any, TextIO
 
 import click
 import structlog
+from tqdm import tqdm
 
+import scenarios
 from cluster import ClusterSpec, parse_cluster
 from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
 from des.result import build_result
@@ -27,9 +29,14 @@ from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
 from scheduler import conic, registry
+from sweep import report, table
+from sweep.executors import Backend, open_backend
+from sweep.runner import SweepState, run_sweep
+from sweep.spec import RunKey, load_sweep, with_overrides
 from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
 
 EXIT_BAD_INPUT = 2
+EXIT_RUNS_FAILED = 1
 DEFAULT_WINDOW = "4000:5000"
 
 
@@ -402,6 +409,172 @@ def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
         )
         if not same:
             raise click.ClickException("the trace and result.json disagree")
+
+
+def _resolve_scenario(target: str) -> Path:
+    path = scenarios.path_of(target)
+    if path is not None:
+        return path
+    candidate = Path(target)
+    if candidate.suffix == ".toml" or candidate.exists():
+        if not candidate.is_file():
+            raise InputError("no such file", source=target, field="scenario")
+        return candidate
+    raise InputError(
+        f"unknown scenario '{target}' (bundled: {', '.join(scenarios.names())}; "
+        "or give the path of a .toml file)",
+        source="hetsim sweep",
+        field="scenario",
+    )
+
+
+def _int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
+        raise InputError(
+            f"'{text}' is not a list of distinct integers >= 0 (e.g. 0,1,2)",
+            source=flag,
+            field=flag[2:],
+        )
+    return values
+
+
+class _SweepDisplay:
+    """The sweep's progress: a tqdm bar on a terminal, one line per finished run otherwise."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.bar: Any = None
+        self.shown = -1
+
+    def __call__(self, state: SweepState) -> None:
+        if self.quiet:
+            return
+        eta = state.eta_s
+        extra = (
+            f"running {state.running}, saturated {state.saturated}, "
+            f"timeout {state.timeouts}, errors {state.errors}"
+        )
+        if self.stream.isatty():
+            if self.bar is None:
+                self.bar = tqdm(
+                    total=state.total, initial=state.reused, unit="run", file=self.stream
+                )
+            self.bar.n = state.finished
+            self.bar.set_postfix_str(extra, refresh=False)
+            self.bar.refresh()
+            return
+        if state.done == self.shown:
+            return
+        self.shown = state.done
+        left = "" if eta is None else f", ETA {eta / 60:.0f} min"
+        last = f" | {state.last}" if state.last else ""
+        self.stream.write(
+            f"[{state.finished}/{state.total}] {extra}"
+            f"{f', {state.reused} reused' if state.reused else ''}{left}{last}\n"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--seeds", help="Seeds to run, e.g. 0 or 0,1,2 (default: the scenario's).")
+@click.option("--quick", is_flag=True, help="The scenario's [quick] variant (< 1 min).")
+@click.option("--jobs", type=int, help="Local worker processes [default: one per core].")
+@click.option("--dask", "dask_address", help="'local' (a LocalCluster) or tcp://host:port.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="[sweeps/NAME]")
+@click.option("--budget", type=float, help="Wall-clock seconds per run (default: scenario's).")
+@click.option("--quirks", type=click.Choice(["none", "gavel"]), help="Override the scenario's.")
+@click.option("--quiet", is_flag=True, help="No progress and no table.")
+def sweep(
+    target: str,
+    seeds: str | None,
+    quick: bool,
+    jobs: int | None,
+    dask_address: str | None,
+    out_dir: str | None,
+    budget: float | None,
+    quirks: str | None,
+    quiet: bool,
+) -> None:
+    """Run a scenario (fig9, fig10, fig11 or FILE.toml): every policy x rate x seed.
+
+    Results go to DIR/runs/ as each run finishes; running the same command again
+    skips finished runs. DIR gets results.csv, comparison.csv and plots/.
+    """
+    spec = load_sweep(_resolve_scenario(target), quick=quick)
+    if budget is not None and not budget > 0:
+        raise InputError(f"must be > 0, not {budget}", source="--budget", field="budget")
+    if jobs is not None and jobs < 1:
+        raise InputError(f"must be >= 1, not {jobs}", source="--jobs", field="jobs")
+    spec = with_overrides(spec, seeds=_int_list(seeds, "--seeds"), budget_s=budget, quirks=quirks)
+    out = Path(out_dir) if out_dir else Path("sweeps") / (spec.name + ("-quick" if quick else ""))
+    configure_logging(None)
+    display = _SweepDisplay(sys.stderr, quiet)
+
+    def announce(backend: Backend) -> None:
+        if not quiet:
+            click.echo(
+                f"hetsim sweep {spec.name}: {len(spec.runs())} runs "
+                f"({len(spec.policies)} policies x {len(spec.rates)} rates x "
+                f"{len(spec.seeds)} seeds) on {backend.description} -> {out}",
+                err=True,
+            )
+
+    try:
+        outcome = run_sweep(
+            spec,
+            out,
+            lambda: open_backend(jobs, dask_address),
+            on_progress=display,
+            on_backend=announce,
+        )
+    finally:
+        display.close()
+    wanted = {k.slug for k in spec.runs()}
+    records = [
+        r
+        for r in outcome.records
+        if RunKey(r["key"]["policy"], r["key"]["rate"], r["key"]["seed"]).slug in wanted
+    ]
+    rows = table.rows_of(records, spec.policies)
+    table.write_results(out, rows)
+    lines = report.write_report(out, rows, spec.to_dict())
+    state = outcome.state
+    if not quiet:
+        for line in lines:
+            click.echo(line)
+        click.echo(
+            f"{state.total} runs ({state.reused} reused, {state.done} run now: "
+            f"{state.saturated} saturated, {state.timeouts} over budget, {state.errors} failed) "
+            f"in {outcome.wall_s / 60:.1f} min; wrote {out / table.RESULTS_CSV}"
+        )
+    failed = [r for r in rows if r["status"] == "error"]
+    if failed:
+        click.echo(
+            f"hetsim: {len(failed)} run(s) failed (their errors are in the error column of "
+            f"{out / table.RESULTS_CSV}); run the same command again to retry them",
+            err=True,
+        )
+        sys.exit(EXIT_RUNS_FAILED)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def plot(directory: str) -> None:
+    """Redraw a sweep's plots and comparison from DIR/results.csv (no re-running)."""
+    for line in report.redraw(Path(directory)):
+        click.echo(line)
 
 
 @cli.command()

@@ -8,19 +8,9 @@ from pathlib import Path
 import pytest
 
 from des.result import strip_wall_clock
-from hetsim.cli import main
+from tests.cli_helpers import run_cli
 
 SMALL = ["--cluster", "4:4:4", "--rate", "0.3", "--seed", "1", "--window", "10:30"]
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_run_writes_result_and_prints_a_summary(
@@ -28,7 +18,7 @@ def test_run_writes_result_and_prints_a_summary(
 ) -> None:
     """`hetsim run` writes DIR/result.json with the documented fields and a short summary."""
     out = tmp_path / "r"
-    code, stdout, _ = _run(
+    code, stdout, _ = run_cli(
         ["run", "--policy", "max_min_fairness_perf", *SMALL, "--out", str(out)], capsys
     )
     assert code == 0
@@ -66,7 +56,7 @@ def test_events_and_results_are_byte_identical_across_runs(
     texts = []
     for name in ("a", "b"):
         out = tmp_path / name
-        code, _, _ = _run(
+        code, _, _ = run_cli(
             [
                 "run",
                 "--policy",
@@ -99,13 +89,13 @@ def test_trace_command_writes_a_trace_the_run_command_reads(
 ) -> None:
     """`hetsim trace` then `hetsim run --trace` runs every job of the trace."""
     trace = tmp_path / "t.tsv"
-    code, stdout, _ = _run(
+    code, stdout, _ = run_cli(
         ["trace", "--seed", "0", "--rate", "0.3", "--jobs", "30", "-o", str(trace)], capsys
     )
     assert code == 0 and "wrote 30 jobs" in stdout
     assert len(trace.read_text().splitlines()) == 30
     out = tmp_path / "r"
-    code, _, _ = _run(
+    code, _, _ = run_cli(
         [
             "run",
             "--policy",
@@ -128,7 +118,7 @@ def test_trace_command_writes_a_trace_the_run_command_reads(
 
 def _bad(tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     out = tmp_path / "never"
-    code, _, err = _run([*argv, "--out", str(out)], capsys)
+    code, _, err = run_cli([*argv, "--out", str(out)], capsys)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1, err
     assert err.startswith("hetsim: error: ")
@@ -252,17 +242,17 @@ def test_failed_run_leaves_an_earlier_output_untouched(
 ) -> None:
     """A run that fails on bad input does not damage the output of an earlier run."""
     out = tmp_path / "r"
-    code, _, _ = _run(["run", "--policy", "fifo", *SMALL, "--quiet", "--out", str(out)], capsys)
+    code, _, _ = run_cli(["run", "--policy", "fifo", *SMALL, "--quiet", "--out", str(out)], capsys)
     assert code == 0
     before = (out / "result.json").read_bytes()
-    code, _, _ = _run(["run", "--policy", "fifo", "--rate", "-2", "--out", str(out)], capsys)
+    code, _, _ = run_cli(["run", "--policy", "fifo", "--rate", "-2", "--out", str(out)], capsys)
     assert code == 2
     assert (out / "result.json").read_bytes() == before
 
 
 def test_policies_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
     """`hetsim policies` names every registered policy."""
-    code, stdout, _ = _run(["policies"], capsys)
+    code, stdout, _ = run_cli(["policies"], capsys)
     assert code == 0
     for name in ("fifo", "fifo_perf", "max_min_fairness", "max_min_fairness_perf"):
         assert name in stdout

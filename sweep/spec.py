@@ -1,0 +1,327 @@
+"""What a sweep is: a scenario file's policies x rates x seeds, and the runs it expands to.
+
+A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
+
+    name = "fig9"                     # required; names the output directory
+    title = "Single-GPU jobs, LAS"    # shown on the plots
+    trace = "single-gpu"              # or "multi-gpu": which jobs the generator draws
+    policies = ["max_min_fairness", "max_min_fairness_perf"]
+    rates = { start = 0.4, stop = 6.0, step = 0.4 }   # jobs/hour; or a list [0.4, 0.8]
+    seeds = [0, 1, 2]
+    cluster = "36:36:36"              # V100:P100:K80, or the path of a cluster .toml
+    gpus_per_server = 1
+    window = "4000:5000"              # one measurement window for every point
+    quirks = "gavel"                  # or "none"
+    budget_s = 1800                   # per-run wall-clock budget (seconds)
+
+    [quick]                           # what --quick changes (any of the keys above)
+    rates = [1.2, 3.6]
+    window = "100:200"
+
+Every error names the file, the line and the key. Relative cluster paths are taken
+from the scenario file's directory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cluster import ClusterSpec, load_cluster_toml, parse_cluster
+from des.config import QUIRK_MODES, SimConfig, WindowConfig, WorkloadConfig
+from hetsim import tomlfile
+from hetsim.errors import InputError
+from scheduler import conic, registry
+
+TRACES = ("single-gpu", "multi-gpu")
+_KEYS = (
+    "name",
+    "title",
+    "trace",
+    "policies",
+    "rates",
+    "seeds",
+    "cluster",
+    "gpus_per_server",
+    "window",
+    "quirks",
+    "tie_break",
+    "solvers",
+    "budget_s",
+    "quick",
+)
+MAX_RATE_POINTS = 1000
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One point of a sweep: a policy at an arrival rate with a seed."""
+
+    policy: str
+    rate: float
+    seed: int
+
+    @property
+    def slug(self) -> str:
+        """The run's file name under the sweep's ``runs/`` directory (stable)."""
+        return f"{self.policy}/rate-{self.rate:.3f}_seed-{self.seed}.json"
+
+    def __str__(self) -> str:
+        return f"{self.policy} @ {self.rate:g} jobs/h, seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A sweep, fully resolved: every run's :class:`SimConfig` follows from it."""
+
+    name: str
+    title: str
+    trace: str
+    policies: tuple[str, ...]
+    rates: tuple[float, ...]
+    seeds: tuple[int, ...]
+    cluster: ClusterSpec
+    window: WindowConfig
+    quirks: str = "gavel"
+    tie_break: bool = True
+    solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
+    budget_s: float = 1800.0
+    source: str = ""
+    quick: bool = False
+
+    @property
+    def multi_gpu(self) -> bool:
+        return self.trace == "multi-gpu"
+
+    def runs(self) -> list[RunKey]:
+        """Every run, in a stable order (policy, then rate, then seed)."""
+        return [RunKey(p, r, s) for p in self.policies for r in self.rates for s in self.seeds]
+
+    def config(self, key: RunKey) -> SimConfig:
+        """The simulation configuration of one run."""
+        return SimConfig(
+            policy=key.policy,
+            cluster=self.cluster,
+            workload=WorkloadConfig(rate_per_hour=key.rate, multi_gpu=self.multi_gpu),
+            window=self.window,
+            seed=key.seed,
+            solvers=self.solvers,
+            timeout_s=self.budget_s,
+            quirks=self.quirks,
+            tie_break=self.tie_break,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "trace": self.trace,
+            "policies": list(self.policies),
+            "rates": list(self.rates),
+            "seeds": list(self.seeds),
+            "cluster": self.cluster.to_dict(),
+            "window": f"{self.window.start}:{self.window.end}",
+            "quirks": self.quirks,
+            "tie_break": self.tie_break,
+            "solvers": list(self.solvers),
+            "budget_s": self.budget_s,
+            "source": self.source,
+            "quick": self.quick,
+        }
+
+
+def rate_grid(start: float, stop: float, step: float) -> tuple[float, ...]:
+    """``start, start+step, ..., stop`` (inclusive, rounded to 6 digits, no float drift)."""
+    count = math.floor((stop - start) / step + 1e-9) + 1
+    return tuple(round(start + i * step, 6) for i in range(count))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+class _Reader:
+    """Checks one scenario table (the top level, or ``[quick]``) key by key."""
+
+    def __init__(self, toml: tomlfile.TomlFile, table: dict[str, Any], prefix: tuple[str, ...]):
+        self.toml = toml
+        self.table = table
+        self.prefix = prefix
+
+    def bad(self, key: str, message: str) -> InputError:
+        return self.toml.error((*self.prefix, key), message)
+
+    def string(self, key: str, choices: tuple[str, ...] | None = None) -> str:
+        value = self.table[key]
+        if not isinstance(value, str) or not value.strip():
+            raise self.bad(key, f"must be a non-empty string, got {value!r}")
+        if choices is not None and value not in choices:
+            raise self.bad(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def policies(self) -> tuple[str, ...]:
+        value = self.table["policies"]
+        if not isinstance(value, list) or not value:
+            raise self.bad("policies", "must be a non-empty list of policy names")
+        known = registry.names()
+        for name in value:
+            if name not in known:
+                raise self.bad("policies", f"unknown policy {name!r} (known: {', '.join(known)})")
+        if len(set(value)) != len(value):
+            raise self.bad("policies", "lists a policy twice")
+        return tuple(value)
+
+    def rates(self) -> tuple[float, ...]:
+        value = self.table["rates"]
+        if isinstance(value, dict):
+            for part in value:
+                if part not in ("start", "stop", "step"):
+                    raise self.bad("rates", f"unknown key {part!r}; expected start, stop, step")
+            missing = [k for k in ("start", "stop", "step") if k not in value]
+            if missing:
+                raise self.bad("rates", f"missing {', '.join(missing)}")
+            start, stop, step = value["start"], value["stop"], value["step"]
+            if not all(_is_number(v) and math.isfinite(v) for v in (start, stop, step)):
+                raise self.bad("rates", "start, stop and step must be numbers")
+            if not (start > 0 and step > 0 and stop >= start):
+                raise self.bad("rates", "need start > 0, step > 0 and stop >= start")
+            if (stop - start) / step > MAX_RATE_POINTS:
+                raise self.bad("rates", f"more than {MAX_RATE_POINTS} rates")
+            return rate_grid(start, stop, step)
+        if not isinstance(value, list) or not value:
+            raise self.bad("rates", "must be a list of jobs/hour or {start, stop, step}")
+        for rate in value:
+            if not _is_number(rate) or not math.isfinite(rate) or rate <= 0:
+                raise self.bad("rates", f"every rate must be a number > 0 jobs/hour, got {rate!r}")
+        rates = tuple(round(float(r), 6) for r in value)
+        if len(set(rates)) != len(rates):
+            raise self.bad("rates", "lists a rate twice")
+        return rates
+
+    def seeds(self) -> tuple[int, ...]:
+        value = self.table["seeds"]
+        if not isinstance(value, list) or not value:
+            raise self.bad("seeds", "must be a non-empty list of integers >= 0")
+        for seed in value:
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+                raise self.bad("seeds", f"every seed must be an integer >= 0, got {seed!r}")
+        if len(set(value)) != len(value):
+            raise self.bad("seeds", "lists a seed twice")
+        return tuple(value)
+
+    def window(self) -> WindowConfig:
+        value = self.table["window"]
+        parts = value.split(":") if isinstance(value, str) else []
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            return WindowConfig(int(parts[0]), int(parts[1]))
+        except ValueError:
+            raise self.bad(
+                "window", f"must be 'START:END' with 0 <= START < END, got {value!r}"
+            ) from None
+
+    def positive(self, key: str) -> float:
+        value = self.table[key]
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+            raise self.bad(key, f"must be a number > 0, got {value!r}")
+        return float(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.table[key]
+        if not isinstance(value, bool):
+            raise self.bad(key, f"must be true or false, got {value!r}")
+        return value
+
+    def solvers(self) -> tuple[str, ...]:
+        value = self.table["solvers"]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.bad("solvers", "must be a list of solver names")
+        try:
+            return conic.validate_chain(value)
+        except ValueError as exc:
+            raise self.bad("solvers", str(exc)) from None
+
+    def cluster(self, base: Path) -> ClusterSpec:
+        value = self.table["cluster"]
+        size = self.table.get("gpus_per_server", 1)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise self.bad("gpus_per_server", f"must be an integer >= 1, got {size!r}")
+        if not isinstance(value, str):
+            raise self.bad("cluster", f"must be 'A:B:C' or a cluster .toml path, got {value!r}")
+        if value.endswith(".toml"):
+            path = Path(value) if Path(value).is_absolute() else base / value
+            return load_cluster_toml(path, gpus_per_server=size)
+        try:
+            return parse_cluster(value, gpus_per_server=size)
+        except InputError as exc:
+            raise self.bad("cluster", exc.message) from None
+
+
+def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
+    """Reads every key ``reader``'s table sets into ``spec`` (checked)."""
+    table = reader.table
+    for key in table:
+        if key not in _KEYS or (reader.prefix and key in ("name", "quick")):
+            allowed = [k for k in _KEYS if not (reader.prefix and k in ("name", "quick"))]
+            raise reader.bad(key, f"unknown key; expected one of {', '.join(allowed)}")
+    readers: dict[str, Callable[[], Any]] = {
+        "name": lambda: reader.string("name"),
+        "title": lambda: reader.string("title"),
+        "trace": lambda: reader.string("trace", TRACES),
+        "policies": reader.policies,
+        "rates": reader.rates,
+        "seeds": reader.seeds,
+        "window": reader.window,
+        "quirks": lambda: reader.string("quirks", QUIRK_MODES),
+        "tie_break": lambda: reader.flag("tie_break"),
+        "solvers": reader.solvers,
+        "budget_s": lambda: reader.positive("budget_s"),
+    }
+    for key, read in readers.items():
+        if key in table:
+            spec[key] = read()
+    if "cluster" in table or "gpus_per_server" in table:
+        if "cluster" not in table:
+            table = {**table, "cluster": spec.get("_cluster_text", "36:36:36")}
+            reader = _Reader(reader.toml, table, reader.prefix)
+        spec["_cluster_text"] = table["cluster"]
+        spec["cluster"] = reader.cluster(base)
+
+
+def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
+    """Reads a scenario file into a :class:`SweepSpec` (``quick``: apply ``[quick]``)."""
+    toml = tomlfile.load(path, "scenario file")
+    base = Path(path).resolve().parent
+    top = _Reader(toml, toml.data, ())
+    spec: dict[str, Any] = {}
+    _apply(top, spec, base)
+    for key in ("name", "trace", "policies", "rates"):
+        if key not in spec:
+            raise toml.error((key,), "missing")
+    spec.setdefault("title", spec["name"])
+    spec.setdefault("seeds", (0, 1, 2))
+    spec.setdefault("window", WindowConfig(4000, 5000))
+    if "cluster" not in spec:
+        spec["cluster"] = parse_cluster("36:36:36")
+    quick_table = toml.data.get("quick")
+    if quick_table is not None and not isinstance(quick_table, dict):
+        raise toml.error(("quick",), "must be a table of the keys --quick changes")
+    if quick:
+        if not quick_table:
+            raise toml.error(("quick",), "--quick needs a [quick] table in the scenario file")
+        _apply(_Reader(toml, quick_table, ("quick",)), spec, base)
+    spec.pop("_cluster_text", None)
+    result = SweepSpec(source=str(path), quick=quick, **spec)
+    for policy in result.policies:
+        if registry.get(policy).single_gpu_only and result.multi_gpu:
+            raise toml.error(("policies",), f"policy {policy!r} supports single-GPU jobs only")
+    return result
+
+
+def with_overrides(spec: SweepSpec, **changes: Any) -> SweepSpec:
+    """The spec with command-line overrides (``seeds``, ``quirks``, ...) applied."""
+    return replace(spec, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,175 @@
+"""`hetsim sweep` and `hetsim plot` as a user runs them, and each figure's --quick variant."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hetsim.cli
+import scenarios
+import sweep.task
+from sweep.executors import Backend
+from sweep.spec import load_sweep
+from sweep.table import COLUMNS
+from tests.cli_helpers import run_cli
+
+TINY = """\
+name = "tiny"
+title = "Tiny"
+trace = "single-gpu"
+policies = ["max_min_fairness", "max_min_fairness_perf"]
+rates = [0.2, 0.5]
+seeds = [0]
+cluster = "4:4:4"
+window = "20:40"
+"""
+
+
+def _tiny(tmp_path: Path) -> tuple[Path, Path]:
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY)
+    return scenario, tmp_path / "out"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_sweep_writes_table_comparison_and_plots_then_plot_redraws(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario, out = _tiny(tmp_path)
+    code, stdout, stderr = run_cli(
+        ["sweep", str(scenario), "--out", str(out), "--jobs", "2", "--seeds", "0,1"], capsys
+    )
+    assert code == 0, stderr
+    rows = _rows(out / "results.csv")
+    assert list(rows[0]) == list(COLUMNS)
+    assert [(r["policy"], r["rate"], r["seed"]) for r in rows] == [
+        (p, r, s)
+        for p in ("max_min_fairness", "max_min_fairness_perf")
+        for r in ("0.2", "0.5")
+        for s in ("0", "1")
+    ]
+    assert {r["status"] for r in rows} == {"ok"} and {r["saturated"] for r in rows} == {"false"}
+    assert all(float(r["avg_jct_h"]) > 0 for r in rows)
+    comparison = _rows(out / "comparison.csv")
+    assert {(c["policy"], c["rate"]) for c in comparison} == {
+        (p, r) for p in ("max_min_fairness", "max_min_fairness_perf") for r in ("0.2", "0.5")
+    }
+    assert "not like-for-like (cluster" in stdout  # 4:4:4 is not the published setup
+    assert "8 runs (0 reused, 8 run now" in stdout
+    assert "[8/8]" in stderr  # the progress, one line per finished run off a terminal
+    png = (out / "plots" / "jct_vs_rate.png").read_bytes()
+    svg = (out / "plots" / "jct_vs_rate.svg").read_bytes()
+    assert png.startswith(b"\x89PNG") and b"<svg" in svg
+    spec = json.loads((out / "sweep.json").read_text())
+    assert spec["seeds"] == [0, 1] and spec["name"] == "tiny"
+    if (out / "results.parquet").exists():
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(out / "results.parquet").num_rows == 8
+
+    (out / "plots" / "jct_vs_rate.png").unlink()
+    code, again, _ = run_cli(["plot", str(out)], capsys)
+    assert code == 0
+    assert (out / "plots" / "jct_vs_rate.png").read_bytes() == png
+    assert "max_min_fairness_perf" in again
+
+    code, stdout, _ = run_cli(["sweep", str(scenario), "--out", str(out), "--seeds", "0,1"], capsys)
+    assert code == 0 and "8 runs (8 reused, 0 run now" in stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["sweep", "fig99"], "unknown scenario 'fig99'"),
+        (["sweep", "missing.toml"], "missing.toml: field 'scenario': no such file"),
+        (["sweep", "fig9", "--seeds", "0,-1"], "--seeds: field 'seeds'"),
+        (["sweep", "fig9", "--budget", "0"], "--budget: field 'budget': must be > 0"),
+        (["sweep", "fig9", "--jobs", "0"], "--jobs: field 'jobs': must be >= 1"),
+        (["plot", "nowhere"], "results.csv: cannot read"),
+    ],
+)
+def test_bad_sweep_input_is_one_line_and_exit_2(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    if argv[0] == "plot":
+        argv = ["plot", str(tmp_path / argv[1])]
+    code, _, stderr = run_cli(argv, capsys)
+    assert code == 2
+    assert words in stderr and stderr.count("\n") == 1
+
+
+def test_a_bad_scenario_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text(TINY.replace("rates = [0.2, 0.5]", "rates = [0.2, -1]"))
+    code, _, stderr = run_cli(["sweep", str(scenario), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert f"{scenario}:5: field 'rates'" in stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_runs_over_budget_are_results_not_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario, out = _tiny(tmp_path)
+    code, _, stderr = run_cli(
+        ["sweep", str(scenario), "--out", str(out), "--jobs", "1", "--budget", "1e-9"], capsys
+    )
+    assert code == 0, stderr
+    rows = _rows(out / "results.csv")
+    assert {r["status"] for r in rows} == {"timeout"}
+    assert {r["end_reason"] for r in rows} == {"timeout"}
+
+
+def test_failed_runs_are_tabled_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crashing run is an error row; the others finish; the exit code says so."""
+    real = sweep.task.Simulation
+
+    def exploding(config: Any, **kw: Any) -> Any:
+        if config.workload.rate_per_hour == 0.5:
+            raise RuntimeError("solver on fire")
+        return real(config, **kw)
+
+    @contextmanager
+    def threads() -> Iterator[Backend]:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            yield Backend(pool, 1, "1 thread")
+
+    monkeypatch.setattr(sweep.task, "Simulation", exploding)
+    monkeypatch.setattr(hetsim.cli, "open_backend", lambda jobs, dask: threads())
+    scenario, out = _tiny(tmp_path)
+    code, _, stderr = run_cli(["sweep", str(scenario), "--out", str(out)], capsys)
+    assert code == 1
+    assert "2 run(s) failed" in stderr
+    rows = _rows(out / "results.csv")
+    assert [r["status"] for r in rows] == ["ok", "error", "ok", "error"]
+    assert rows[1]["error"] == "RuntimeError: solver on fire"
+
+
+@pytest.mark.parametrize("figure", ["fig9", "fig10", "fig11"])
+def test_quick_variant_of_each_figure(
+    figure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hetsim sweep FIG --quick` runs every policy of the figure end to end."""
+    spec = load_sweep(scenarios.path_of(figure) or "", quick=True)
+    out = tmp_path / figure
+    code, stdout, stderr = run_cli(["sweep", figure, "--quick", "--out", str(out)], capsys)
+    assert code == 0, stderr
+    rows = _rows(out / "results.csv")
+    assert len(rows) == len(spec.policies) * len(spec.rates) * len(spec.seeds)
+    assert {r["status"] for r in rows} <= {"ok", "saturated"}
+    assert {r["policy"] for r in rows} == set(spec.policies)
+    assert (out / "plots" / "jct_vs_rate.png").stat().st_size > 10_000
+    assert f"{figure}: " in stdout and "knee:" in stdout

@@ -1,0 +1,136 @@
+"""Scenario files: the bundled figures, the [quick] variant, and every kind of bad input."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import scenarios
+from hetsim.errors import InputError
+from sweep.spec import RunKey, load_sweep, rate_grid, with_overrides
+
+BASE = """\
+name = "t"
+trace = "single-gpu"
+policies = ["max_min_fairness", "fifo"]
+rates = [1.0, 2.0]
+seeds = [0]
+cluster = "4:4:4"
+window = "10:30"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_bundled_figures_are_the_papers() -> None:
+    """fig9/fig10/fig11: the issue's policies, rates (no float drift), seeds and setup."""
+    assert scenarios.names() == ["fig10", "fig11", "fig9"]
+    fig9 = load_sweep(scenarios.path_of("fig9") or "")
+    assert fig9.rates == tuple(round(0.4 * i, 1) for i in range(1, 16))
+    assert fig9.rates[-1] == 6.0 and len(fig9.rates) == 15
+    assert fig9.policies[:2] == ("max_min_fairness", "max_min_fairness_perf")
+    assert {"fifo", "fifo_perf", "gandiva", "allox", "max_min_fairness_packed"} <= set(
+        fig9.policies
+    )
+    assert fig9.seeds == (0, 1, 2) and not fig9.multi_gpu
+    assert fig9.cluster.counts == (36, 36, 36)
+    assert (fig9.window.start, fig9.window.end) == (4000, 5000)
+    for name in ("fig10", "fig11"):
+        spec = load_sweep(scenarios.path_of(name) or "")
+        assert spec.multi_gpu
+        assert spec.rates == tuple(round(0.2 * i, 1) for i in range(1, 16))
+    fig11 = load_sweep(scenarios.path_of("fig11") or "")
+    assert fig11.policies == ("finish_time_fairness", "finish_time_fairness_perf")
+
+
+def test_quick_variant_changes_only_what_it_names() -> None:
+    full = load_sweep(scenarios.path_of("fig9") or "")
+    quick = load_sweep(scenarios.path_of("fig9") or "", quick=True)
+    assert quick.quick and len(quick.rates) < len(full.rates)
+    assert quick.window.size < full.window.size
+    assert quick.policies == full.policies and quick.cluster == full.cluster
+
+
+def test_runs_expand_and_configs_carry_the_settings(tmp_path: Path) -> None:
+    spec = load_sweep(_write(tmp_path, BASE + 'quirks = "none"\nbudget_s = 60\n'))
+    assert spec.runs() == [
+        RunKey("max_min_fairness", 1.0, 0),
+        RunKey("max_min_fairness", 2.0, 0),
+        RunKey("fifo", 1.0, 0),
+        RunKey("fifo", 2.0, 0),
+    ]
+    config = spec.config(RunKey("fifo", 2.0, 0))
+    assert config.policy == "fifo" and config.workload.rate_per_hour == 2.0
+    assert config.quirks == "none" and config.timeout_s == 60
+    assert config.cluster.counts == (4, 4, 4) and config.window is not None
+    assert RunKey("fifo", 2.0, 3).slug == "fifo/rate-2.000_seed-3.json"
+    over = with_overrides(spec, seeds=(1, 2), quirks=None)
+    assert over.seeds == (1, 2) and over.quirks == "none"
+
+
+def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text("[types]\na100 = 2\nv100 = 4\n")
+    text = BASE.replace('cluster = "4:4:4"', 'cluster = "c.toml"')
+    spec = load_sweep(_write(tmp_path, text))
+    assert spec.cluster.gpu_types == ("a100", "v100")
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "field", "words"),
+    [
+        (("rates = [1.0, 2.0]", "rates = [1.0, -2.0]"), 4, "rates", "> 0"),
+        (("rates = [1.0, 2.0]", "rates = { start = 1, stop = 2 }"), 4, "rates", "missing step"),
+        (('"fifo"]', '"fifo", "nope"]'), 3, "policies", "unknown policy 'nope'"),
+        (('window = "10:30"', 'window = "30:10"'), 7, "window", "START:END"),
+        (('cluster = "4:4:4"', 'cluster = "4:4"'), 6, "cluster", "expected"),
+        (("seeds = [0]", "seeds = [0, -1]"), 5, "seeds", ">= 0"),
+        (('trace = "single-gpu"', 'trace = "both"'), 2, "trace", "single-gpu, multi-gpu"),
+        (('name = "t"', 'name = "t"\nbogus = 1'), 2, "bogus", "unknown key"),
+    ],
+)
+def test_bad_values_name_file_line_and_field(
+    tmp_path: Path, change: tuple[str, str], line: int, field: str, words: str
+) -> None:
+    path = _write(tmp_path, BASE.replace(*change))
+    with pytest.raises(InputError) as info:
+        load_sweep(path)
+    err = info.value
+    assert (err.source, err.line, err.field) == (str(path), line, field)
+    assert words in err.message
+    assert "\n" not in str(err)
+
+
+def test_missing_and_malformed(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="field 'policies': missing"):
+        load_sweep(_write(tmp_path, BASE.replace('policies = ["max_min_fairness", "fifo"]', "")))
+    with pytest.raises(InputError, match=r"s\.toml:3: malformed TOML"):
+        load_sweep(_write(tmp_path, 'name = "t"\ntrace = "single-gpu"\npolicies = [\n'))
+    with pytest.raises(InputError, match=r"needs a \[quick\] table"):
+        load_sweep(_write(tmp_path, BASE), quick=True)
+    with pytest.raises(InputError, match=r"field 'quick.name': unknown key"):
+        load_sweep(_write(tmp_path, BASE + '[quick]\nname = "x"\n'), quick=True)
+    multi = BASE.replace('"single-gpu"', '"multi-gpu"').replace('"fifo"', '"allox"')
+    with pytest.raises(InputError, match="'allox' supports single-GPU jobs only"):
+        load_sweep(_write(tmp_path, multi))
+
+
+@given(
+    start=st.integers(1, 40).map(lambda i: i / 10),
+    step=st.integers(1, 10).map(lambda i: i / 10),
+    count=st.integers(1, 30),
+)
+def test_rate_grid_has_every_step_and_both_ends(start: float, step: float, count: int) -> None:
+    stop = start + (count - 1) * step
+    grid = rate_grid(start, stop, step)
+    assert len(grid) == count
+    assert grid[0] == round(start, 6) and grid[-1] == round(stop, 6)
+    assert all(b > a for a, b in itertools.pairwise(grid))
+    assert all(len(repr(r)) <= 8 for r in grid)  # no 1.2000000000000002
