@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Callable, MutableMapping
@@ -463,8 +464,14 @@ class _SweepDisplay:
         )
         if self.stream.isatty():
             if self.bar is None:
+                # a terminal that reports no width (some ptys) would get an empty bar
+                width = shutil.get_terminal_size((100, 24)).columns or 100
                 self.bar = tqdm(
-                    total=state.total, initial=state.reused, unit="run", file=self.stream
+                    total=state.total,
+                    initial=state.reused,
+                    unit="run",
+                    file=self.stream,
+                    ncols=min(width, 160),
                 )
             self.bar.n = state.finished
             self.bar.set_postfix_str(extra, refresh=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ import hetsim.cli
 import scenarios
 import sweep.task
 from sweep.executors import Backend
+from sweep.runner import SweepState
 from sweep.spec import load_sweep
 from sweep.table import COLUMNS
 from tests.cli_helpers import run_cli
@@ -173,3 +175,28 @@ def test_quick_variant_of_each_figure(
     assert {r["policy"] for r in rows} == set(spec.policies)
     assert (out / "plots" / "jct_vs_rate.png").stat().st_size > 10_000
     assert f"{figure}: " in stdout and "knee:" in stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
+    """Runs done (reused ones included), running, saturated and an ETA."""
+    state = SweepState(total=6, reused=2, slots=2)
+    terminal, log = _Terminal(), io.StringIO()
+    bar, lines = hetsim.cli._SweepDisplay(terminal, False), hetsim.cli._SweepDisplay(log, False)
+    for show in (bar, lines):
+        show(state)
+    state.done, state.running, state.saturated, state.run_wall_s = 2, 2, 1, 120.0
+    state.last = "fifo @ 6 jobs/h, seed 0: saturated, 30.00 h"
+    for show in (bar, lines):
+        show(state)
+        show(state)  # nothing new: no new line
+    bar.close()
+    assert "4/6" in terminal.getvalue() and "saturated 1" in terminal.getvalue()
+    printed = log.getvalue().splitlines()
+    assert len(printed) == 2
+    assert printed[1].startswith("[4/6] running 2, saturated 1")
+    assert "2 reused, ETA 1 min | fifo @ 6 jobs/h" in printed[1]
