@@ -52,46 +52,53 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
     coef = np.divide(scale / problem.weights[rep], share, out=np.zeros(a), where=share > 0)
     fits = scale[:, None] <= problem.capacities[None, :]
 
-    # Variables: alone cells, then pair cells.
-    alone = [
-        (t, j) for t in range(a) if counts[t] for j in range(m) if rates[t, j] > 0 and fits[t, j]
-    ]
-    pair_vars = [
-        (t, u, j)
-        for t in range(a)
-        for u in range(t, a)
-        if counts[t] and counts[u] and scale[t] == scale[u] and (t != u or counts[t] >= 2)
-        for j in range(m)
-        if fits[t, j] and pr[t, u, j, 0] > 0 and pr[t, u, j, 1] > 0
-    ]
-    v = len(alone) + len(pair_vars)
+    # Variables: alone cells (type-major), then pair cells (by type pair, then GPU type).
+    present = counts > 0
+    at, aj = np.nonzero(present[:, None] & (rates > 0) & fits)
+    tt, uu = np.triu_indices(a)
+    same_size = present[tt] & present[uu] & (scale[tt] == scale[uu])
+    keep = same_size & ((tt != uu) | (counts[tt] >= 2))
+    tt, uu = tt[keep], uu[keep]
+    pays = fits[tt] & (pr[tt, uu, :, 0] > 0) & (pr[tt, uu, :, 1] > 0)
+    pi, pj = np.nonzero(pays)
+    pt, pu = tt[pi], uu[pi]
+    n_alone = at.size
+    v = n_alone + pt.size
     if v == 0:
         return Allocation(np.zeros((n, m)))
-    lv, rs, cap = (
-        programs.Triplets(),
-        programs.Triplets(),
-        programs.Triplets(),
-    )  # levels, row sums, capacity
-    for col, (t, j) in enumerate(alone):
-        lv.add(t, col, coef[t] * rates[t, j])
-        rs.add(t, col, 1.0)
-        cap.add(j, col, counts[t] * scale[t])
-    for off, (t, u, j) in enumerate(pair_vars):
-        col = len(alone) + off
-        if t == u:
-            per_job = 2.0 / counts[t]
-            lv.add(t, col, coef[t] * pr[t, t, j, 0] * per_job)
-            rs.add(t, col, per_job)
-        else:
-            for who, rate in ((t, pr[t, u, j, 0]), (u, pr[t, u, j, 1])):
-                lv.add(who, col, coef[who] * rate / counts[who])
-                rs.add(who, col, 1.0 / counts[who])
-        cap.add(j, col, scale[t])
-    players = np.unique(np.array(lv.rows, dtype=np.int64))
+    pcols = n_alone + np.arange(pt.size)
+    first = pr[pt, pu, pj, 0]
+    second = pr[pt, pu, pj, 1]
+    self_pair = pt == pu
+    # a type-A job's share of a pair cell: 2/count_A with its own type, 1/count_A otherwise
+    share_t = np.where(self_pair, 2.0, 1.0) / counts[pt]
+    other = ~self_pair
+    share_u = 1.0 / counts[pu[other]]
+    lv_rows = np.concatenate([at, pt, pu[other]])
+    cols = np.concatenate([np.arange(n_alone), pcols, pcols[other]])
+    lv_vals = np.concatenate(
+        [
+            coef[at] * rates[at, aj],
+            # the same operations, in the same order, as the per-cell formula
+            np.where(self_pair, coef[pt] * first * share_t, coef[pt] * first / counts[pt]),
+            coef[pu[other]] * second[other] / counts[pu[other]],
+        ]
+    )
+    rs_vals = np.concatenate([np.ones(n_alone), share_t, share_u])
+    players = np.unique(lv_rows)
     row_of = np.full(a, -1)
     row_of[players] = np.arange(players.size)
-    levels = lv.matrix((players.size, v), row_of)
-    bounds = sp.vstack([rs.matrix((players.size, v), row_of), cap.matrix((m, v))]).tocsr()
+    shape = (players.size, v)
+    levels = sp.csr_matrix((lv_vals, (row_of[lv_rows], cols)), shape=shape)
+    row_sums = sp.csr_matrix((rs_vals, (row_of[lv_rows], cols)), shape=shape)
+    capacity = sp.csr_matrix(
+        (
+            np.concatenate([counts[at] * scale[at], scale[pt]]),
+            (np.concatenate([aj, pj]), np.arange(v)),
+        ),
+        shape=(m, v),
+    )
+    bounds = sp.vstack([row_sums, capacity]).tocsr()
     limits = np.concatenate([np.ones(players.size), problem.capacities.astype(float)])
     solves: list[conic.Solution] = []
     sol = conic.solve(programs.max_min_forms(levels, bounds, limits), ctx.solvers)
@@ -107,29 +114,29 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
             return Allocation(np.zeros((n, m)), tuple(solves), failed=True)
         x = tied
     x = np.clip(x, 0.0, None)
-    return _per_job(x, alone, pair_vars, types, counts, n, m, tuple(solves))
+    return _per_job(x, (at, aj), (pt, pu, pj), types, counts, m, tuple(solves))
 
 
 def _per_job(
     x: np.ndarray,
-    alone: list[tuple[int, int]],
-    pair_vars: list[tuple[int, int, int]],
+    alone: tuple[np.ndarray, np.ndarray],
+    pair_cells: tuple[np.ndarray, np.ndarray, np.ndarray],
     types: np.ndarray,
     counts: np.ndarray,
-    n: int,
     m: int,
     solves: tuple[conic.Solution, ...],
 ) -> Allocation:
     """Spreads the per-type solution over the jobs and their concrete pairs."""
-    singles = np.zeros((n, m))
-    for col, (t, j) in enumerate(alone):
-        singles[types == t, j] = x[col]
+    at, aj = alone
+    per_type = np.zeros((counts.size, m))
+    per_type[at, aj] = x[: at.size]
+    singles = per_type[types]
     by_pair: dict[tuple[int, int], np.ndarray] = {}
-    for off, (t, u, j) in enumerate(pair_vars):
-        w = x[len(alone) + off]
+    pt, pu, pj = pair_cells
+    for t, u, j, w in zip(pt, pu, pj, x[at.size :], strict=True):
         if w <= MIN_PAIR_TIME:
             continue
-        by_pair.setdefault((t, u), np.zeros(m))[j] += w
+        by_pair.setdefault((int(t), int(u)), np.zeros(m))[j] += w
     pair_rows: list[np.ndarray] = []
     pair_vals: list[np.ndarray] = []
     for (t, u), w in by_pair.items():
