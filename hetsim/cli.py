@@ -452,7 +452,7 @@ class _SweepDisplay:
         self.stream = stream
         self.quiet = quiet
         self.bar: Any = None
-        self.shown = -1
+        self.shown = 0
 
     def __call__(self, state: SweepState) -> None:
         if self.quiet:
