@@ -324,6 +324,7 @@ class RoundMechanism:
         fifo_like = self.policy.fifo_like
         pair_rows, pair_ok, pair_prio = view
         npairs = pair_rows.shape[0]
+        members = pair_rows.tolist()  # indexing a list is much cheaper than an array row
         for k in order:
             if left[k] <= 0:
                 continue
@@ -350,7 +351,7 @@ class RoundMechanism:
             for e in rank[eligible[rank]].tolist():
                 if e >= n:
                     p = e - n
-                    a, b = pair_rows[p]
+                    a, b = members[p]
                     if scheduled[a] or scheduled[b] or scale[a] > left[k]:
                         continue
                     first = id_list[a]
