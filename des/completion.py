@@ -46,11 +46,13 @@ class CompletionTracker:
         num_types: int,
         on_job_completed: Callable[[Completion], None],
         arrivals: Callable[[], int] = lambda: 0,
+        window_left: Callable[[], int | None] = lambda: None,
     ) -> None:
         self.env = env
         self.mechanism = mechanism
         self.on_job_completed = on_job_completed
         self._arrivals = arrivals
+        self._window_left = window_left
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
         self.completed: list[Completion] = []
@@ -112,4 +114,5 @@ class CompletionTracker:
             active=len(self.mechanism.jobs),
             busy_gpu_s=self.busy_gpu_s,
             arrivals=self._arrivals(),
+            window_left=self._window_left(),
         )

@@ -1,5 +1,10 @@
 """The sliding-window saturation monitor: ends an overloaded run and says why.
 
+Three verdicts: *stalled* (completions all but stopped at full utilisation),
+*queue_growth* (arrivals outpace completions) and *starved* (a few window jobs are
+overtaken by every later job, so the window never completes although the queue is
+stable: AlloX's shortest-first assignment does this under high load).
+
 :class:`SaturationDetector` is the pure decision over a stream of completion records;
 :func:`saturation_monitor` is the SimPy process that feeds it from the completion
 tracker's store (and on a timer, so that a run where nothing completes any more is
@@ -17,7 +22,7 @@ from typing import Any
 import simpy
 import structlog
 
-from des.config import SaturationConfig
+from des.config import SaturationConfig, WindowConfig
 
 log = structlog.get_logger()
 
@@ -29,7 +34,8 @@ class Observation:
     """The cluster's state at a completion (or a timer tick).
 
     ``busy_gpu_s``: GPU-seconds of work finished so far; ``active``: jobs admitted and
-    not finished; ``completions``, ``arrivals``: jobs finished and arrived so far.
+    not finished; ``completions``, ``arrivals``: jobs finished and arrived so far;
+    ``window_left``: jobs of the measurement window not finished yet (None: no window).
     """
 
     time: float
@@ -37,6 +43,7 @@ class Observation:
     active: int
     busy_gpu_s: float
     arrivals: int
+    window_left: int | None = None  # measurement-window jobs not yet finished
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,14 @@ class Verdict:
 class SaturationDetector:
     """Decides saturation from observations; knows nothing of SimPy."""
 
-    def __init__(self, config: SaturationConfig, total_gpus: int) -> None:
+    def __init__(
+        self, config: SaturationConfig, total_gpus: int, window: WindowConfig | None = None
+    ) -> None:
         self.config = config
         self.total_gpus = total_gpus
+        self.window = window
+        # (window jobs left, completions) when the window last made progress
+        self._window_mark: tuple[int, int] | None = None
         w = config.window_completions
         self._recent: deque[Observation] = deque(maxlen=w + 1)
         # The observation at each block boundary (every w completions), enough for the
@@ -79,7 +91,11 @@ class SaturationDetector:
         stalled = self._stalled(obs)
         if stalled is not None:
             return stalled
-        return self._growing(obs) if closed else None
+        if closed:
+            growing = self._growing(obs)
+            if growing is not None:
+                return growing
+        return self._starved(obs) if completion else None
 
     def _stalled(self, now: Observation) -> Verdict | None:
         cfg = self.config
@@ -121,6 +137,25 @@ class SaturationDetector:
             f"{completions} completions ({growth / max(arrivals, 1):.1%} of "
             f"{arrivals} arrivals, {growth / max(noise, 1e-9):.1f} sigma) at "
             f"{util:.1%} utilisation: arrivals outpace completions",
+            now.time,
+        )
+
+    def _starved(self, now: Observation) -> Verdict | None:
+        """Window jobs that every later job overtakes: the policy starves them."""
+        window, left = self.window, now.window_left
+        if window is None or left is None or left == 0 or now.arrivals < window.end:
+            return None
+        mark = self._window_mark
+        if mark is None or mark[0] != left:
+            self._window_mark = (left, now.completions)
+            return None
+        overtaken = now.completions - mark[1]
+        if overtaken < self.config.starve_completions:
+            return None
+        return Verdict(
+            "starved",
+            f"{left} of {window.size} window jobs unfinished while {overtaken} other jobs "
+            f"finished since the last window job did: the policy starves them",
             now.time,
         )
 

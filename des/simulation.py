@@ -150,6 +150,7 @@ class Simulation:
             cluster.num_types,
             self._on_completed,
             arrivals=lambda: self.scheduler.arrived,
+            window_left=self._window_left,
         )
         self.workers = [
             GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]), self.tracker.slice_done)
@@ -167,7 +168,7 @@ class Simulation:
             on_idle=self._on_idle,
             on_unrunnable=self._on_unrunnable,
         )
-        self.detector = SaturationDetector(config.saturation, cluster.total_gpus)
+        self.detector = SaturationDetector(config.saturation, cluster.total_gpus, self.window)
         self.stop: simpy.Event = self.env.event()
         self.end_reason = ""
         self.verdict: Verdict | None = None
@@ -192,6 +193,10 @@ class Simulation:
 
     def _throughput_row(self, job: Job) -> np.ndarray:
         return self.throughputs.isolated(job.model, job.scale_factor, self.config.cluster.gpu_types)
+
+    def _window_left(self) -> int | None:
+        window = self.window
+        return None if window is None else window.size - self.window_done
 
     def _finish(self, reason: str) -> None:
         if not self.stop.triggered:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from des.config import SaturationConfig
+from des.config import SaturationConfig, WindowConfig
 from des.monitor import Observation, SaturationDetector, Verdict, saturation_monitor
 
 GPUS = 108
@@ -158,3 +158,40 @@ def test_monitor_tick_catches_a_run_where_nothing_completes(env: simpy.Environme
     env.run(until=200 * HOUR)
     assert len(verdicts) == 1 and verdicts[0].reason == "stalled"
     assert verdicts[0].time <= 30 * HOUR
+
+
+def _with_window(stream: list[Observation], left: list[int]) -> list[Observation]:
+    return [
+        Observation(o.time, o.completions, o.active, o.busy_gpu_s, o.arrivals, w)
+        for o, w in zip(stream, left, strict=True)
+    ]
+
+
+def test_window_jobs_overtaken_by_everyone_are_starved() -> None:
+    """A stable, busy queue where 3 window jobs never finish (shortest-first under high
+    load): the verdict comes once the configured number of jobs overtook them."""
+    window = WindowConfig(100, 200)
+    n = 3000
+    stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
+    # window jobs finish during completions 100-296, then 3 of them never do
+    left = [100 if i < 100 else max(3, 100 - (i - 100) // 2) for i in range(n)]
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    verdict = _first_verdict(det, _with_window(stream, left))
+    assert verdict is not None and verdict.reason == "starved"
+    last_progress = next(i for i, w in enumerate(left) if w == 3)
+    assert verdict.time == stream[last_progress + 1000].time
+    assert "3 of 100 window jobs unfinished while 1000 other jobs" in verdict.message
+
+
+def test_slow_window_tail_is_not_starvation() -> None:
+    """The last window jobs finishing late but steadily (every 500 completions) is a
+    long tail, not starvation; nor is a window whose jobs have not all arrived."""
+    window = WindowConfig(100, 200)
+    n = 6000
+    stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
+    left = [max(0, 10 - i // 500) for i in range(n)]
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    assert _first_verdict(det, _with_window(stream, left)) is None
+    early = [Observation(o.time, o.completions, o.active, o.busy_gpu_s, 150, 50) for o in stream]
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    assert _first_verdict(det, early) is None
