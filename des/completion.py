@@ -16,6 +16,7 @@ import numpy as np
 import simpy
 import structlog
 
+from des.config import WindowConfig
 from des.monitor import Observation
 from scheduler.mechanism import Dispatch, RoundMechanism
 
@@ -47,12 +48,16 @@ class CompletionTracker:
         on_job_completed: Callable[[Completion], None],
         arrivals: Callable[[], int] = lambda: 0,
         window_left: Callable[[], int | None] = lambda: None,
+        window: WindowConfig | None = None,
     ) -> None:
         self.env = env
         self.mechanism = mechanism
         self.on_job_completed = on_job_completed
         self._arrivals = arrivals
         self._window_left = window_left
+        self._window = window
+        # GPU-seconds of service given to measurement-window jobs (a starvation signal)
+        self.window_service_gpu_s = 0.0
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
         self.completed: list[Completion] = []
@@ -76,6 +81,9 @@ class CompletionTracker:
             return
         gpu_s = dispatch.duration * len(dispatch.gpus)
         self.busy_gpu_s += gpu_s
+        window = self._window
+        if window is not None and (dispatch.job_id in window or dispatch.partner in window):
+            self.window_service_gpu_s += gpu_s
         self.busy_gpu_s_by_type[dispatch.type_index] += gpu_s
         mech = self.mechanism
         if dispatch.partner >= 0:
@@ -115,4 +123,5 @@ class CompletionTracker:
             busy_gpu_s=self.busy_gpu_s,
             arrivals=self._arrivals(),
             window_left=self._window_left(),
+            window_service_gpu_s=self.window_service_gpu_s,
         )

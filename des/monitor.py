@@ -1,9 +1,10 @@
 """The sliding-window saturation monitor: ends an overloaded run and says why.
 
 Three verdicts: *stalled* (completions all but stopped at full utilisation),
-*queue_growth* (arrivals outpace completions) and *starved* (a few window jobs are
-overtaken by every later job, so the window never completes although the queue is
-stable: AlloX's shortest-first assignment does this under high load).
+*queue_growth* (arrivals outpace completions) and *starved* (a few window jobs get no
+GPU time at all while every later job overtakes them, so the window never completes
+although the queue is stable: AlloX's shortest-first assignment does this under high
+load, and so do the reference's zero-throughput allocations under ``--quirks gavel``).
 
 :class:`SaturationDetector` is the pure decision over a stream of completion records;
 :func:`saturation_monitor` is the SimPy process that feeds it from the completion
@@ -35,7 +36,8 @@ class Observation:
 
     ``busy_gpu_s``: GPU-seconds of work finished so far; ``active``: jobs admitted and
     not finished; ``completions``, ``arrivals``: jobs finished and arrived so far;
-    ``window_left``: jobs of the measurement window not finished yet (None: no window).
+    ``window_left``: jobs of the measurement window not finished yet (None: no window);
+    ``window_service_gpu_s``: GPU-seconds of service window jobs have received so far.
     """
 
     time: float
@@ -44,6 +46,7 @@ class Observation:
     busy_gpu_s: float
     arrivals: int
     window_left: int | None = None  # measurement-window jobs not yet finished
+    window_service_gpu_s: float = 0.0  # GPU time given to window jobs so far
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,8 @@ class SaturationDetector:
         self.config = config
         self.total_gpus = total_gpus
         self.window = window
-        # (window jobs left, completions) when the window last made progress
-        self._window_mark: tuple[int, int] | None = None
+        # (window jobs left, their service, completions) when the window last made progress
+        self._window_mark: tuple[int, float, int] | None = None
         w = config.window_completions
         self._recent: deque[Observation] = deque(maxlen=w + 1)
         # The observation at each block boundary (every w completions), enough for the
@@ -141,21 +144,22 @@ class SaturationDetector:
         )
 
     def _starved(self, now: Observation) -> Verdict | None:
-        """Window jobs that every later job overtakes: the policy starves them."""
+        """Unfinished window jobs that get no GPU time at all while every later job
+        overtakes them: the policy starves them (a slow window job is not starved)."""
         window, left = self.window, now.window_left
         if window is None or left is None or left == 0 or now.arrivals < window.end:
             return None
         mark = self._window_mark
-        if mark is None or mark[0] != left:
-            self._window_mark = (left, now.completions)
+        if mark is None or mark[0] != left or mark[1] != now.window_service_gpu_s:
+            self._window_mark = (left, now.window_service_gpu_s, now.completions)
             return None
-        overtaken = now.completions - mark[1]
+        overtaken = now.completions - mark[2]
         if overtaken < self.config.starve_completions:
             return None
         return Verdict(
             "starved",
-            f"{left} of {window.size} window jobs unfinished while {overtaken} other jobs "
-            f"finished since the last window job did: the policy starves them",
+            f"{left} of {window.size} window jobs unfinished and not run at all while "
+            f"{overtaken} other jobs finished: the policy starves them",
             now.time,
         )
 

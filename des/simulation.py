@@ -151,6 +151,7 @@ class Simulation:
             self._on_completed,
             arrivals=lambda: self.scheduler.arrived,
             window_left=self._window_left,
+            window=config.window,
         )
         self.workers = [
             GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]), self.tracker.slice_done)

@@ -4,7 +4,8 @@ Each run's record is written atomically to ``DIR/runs/<policy>/rate-R_seed-S.jso
 the moment it arrives, so a sweep killed at any point (SIGKILL included) keeps every
 finished run and no half-written file; running the same command again skips them.
 A record is reused when its configuration matches the one the spec asks for
-(apart from the wall-clock budget) and it is a result: ``ok`` and ``saturated``
+(apart from the wall-clock budget), it was made by the same simulator code (a
+fingerprint of the simulation packages), and it is a result: ``ok`` and ``saturated``
 always, ``timeout`` when its budget was at least today's. ``error`` records are
 retried. Runs are submitted a few at a time, so a worker process that dies takes
 only the runs it held with it; the pool is replaced and the sweep goes on.
@@ -27,7 +28,7 @@ import structlog
 from hetsim.output import write_json_atomic
 from sweep.executors import Backend
 from sweep.spec import RunKey, SweepSpec
-from sweep.task import run_one
+from sweep.task import run_one, simulator_fingerprint
 
 log = structlog.get_logger()
 
@@ -45,10 +46,11 @@ def _normalised(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
-def reusable(record: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Whether a stored run record answers for the configuration ``wanted``."""
+def reusable(record: dict[str, Any], wanted: dict[str, Any], simulator: str) -> bool:
+    """Whether a stored run record answers for the configuration ``wanted`` on the
+    simulator whose code fingerprint is ``simulator``."""
     status = record.get("status")
-    if status not in RESULT_STATUSES:
+    if status not in RESULT_STATUSES or record.get("simulator") != simulator:
         return False
     config = record.get("config")
     if not isinstance(config, dict) or _comparable(config) != _comparable(wanted):
@@ -137,6 +139,7 @@ def _record(
         "error": body.get("error"),
         "traceback": body.get("traceback"),
         "worker": body.get("worker"),
+        "simulator": body.get("simulator"),
         "config": config,
         "result": body.get("result"),
     }
@@ -149,7 +152,7 @@ def plan(spec: SweepSpec, out_dir: Path) -> tuple[list[RunKey], int]:
     for key in spec.runs():
         record = read_record(out_dir / RUNS_DIR / key.slug)
         wanted = _normalised(spec.config(key).to_dict())
-        if record is not None and reusable(record, wanted):
+        if record is not None and reusable(record, wanted, simulator_fingerprint()):
             reused += 1
         else:
             todo.append(key)

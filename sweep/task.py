@@ -12,10 +12,12 @@ its result, and ``hetsim run --events`` replays any point in full.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import socket
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -26,6 +28,23 @@ from des.simulation import Simulation
 from workloads import ThroughputTable, load_throughputs
 
 STATUSES = ("ok", "saturated", "timeout", "error")
+
+
+SIMULATOR_PACKAGES = ("des", "scheduler", "cluster", "workloads")
+
+
+@functools.lru_cache(maxsize=1)
+def simulator_fingerprint() -> str:
+    """A hash of the simulator's code and data (the packages that decide a result), so
+    that a sweep never reuses a record made by different simulation code."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for package in SIMULATOR_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".json"):
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=4)
@@ -67,4 +86,5 @@ def run_one(config: SimConfig) -> dict[str, Any]:
             result=None,
         )
     record["worker"] = {"host": socket.gethostname(), "wall_s": time.perf_counter() - started}
+    record["simulator"] = simulator_fingerprint()
     return record

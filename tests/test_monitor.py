@@ -160,10 +160,13 @@ def test_monitor_tick_catches_a_run_where_nothing_completes(env: simpy.Environme
     assert verdicts[0].time <= 30 * HOUR
 
 
-def _with_window(stream: list[Observation], left: list[int]) -> list[Observation]:
+def _with_window(
+    stream: list[Observation], left: list[int], service: list[float] | None = None
+) -> list[Observation]:
+    served = service if service is not None else [0.0] * len(stream)
     return [
-        Observation(o.time, o.completions, o.active, o.busy_gpu_s, o.arrivals, w)
-        for o, w in zip(stream, left, strict=True)
+        Observation(o.time, o.completions, o.active, o.busy_gpu_s, o.arrivals, w, g)
+        for o, w, g in zip(stream, left, served, strict=True)
     ]
 
 
@@ -180,7 +183,19 @@ def test_window_jobs_overtaken_by_everyone_are_starved() -> None:
     assert verdict is not None and verdict.reason == "starved"
     last_progress = next(i for i, w in enumerate(left) if w == 3)
     assert verdict.time == stream[last_progress + 1000].time
-    assert "3 of 100 window jobs unfinished while 1000 other jobs" in verdict.message
+    assert "3 of 100 window jobs unfinished and not run at all while 1000" in verdict.message
+
+
+def test_a_slow_window_job_that_runs_is_not_starved() -> None:
+    """The last window job finishing long after the others is not starvation as long
+    as it gets GPU time (multi-GPU LAS near its knee)."""
+    window = WindowConfig(100, 200)
+    n = 3000
+    stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
+    left = [100 if i < 100 else max(1, 100 - (i - 100) // 2) for i in range(n)]
+    service = [float(i // 300) for i in range(n)]  # it runs now and then
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    assert _first_verdict(det, _with_window(stream, left, service)) is None
 
 
 def test_slow_window_tail_is_not_starvation() -> None:

@@ -73,14 +73,24 @@ def test_every_run_is_recorded_and_a_rerun_reuses_them(tiny: SweepSpec, tmp_path
 
 def test_reuse_rules() -> None:
     wanted = {"policy": "fifo", "seed": 0, "timeout_s": 100.0}
-    ok = {"status": "ok", "config": dict(wanted, timeout_s=5.0)}
-    assert reusable(ok, wanted)  # the budget does not matter once a run finished
-    assert reusable({"status": "saturated", "config": wanted}, wanted)
-    assert not reusable({"status": "ok", "config": dict(wanted, seed=1)}, wanted)
-    assert not reusable({"status": "error", "config": wanted}, wanted)
-    assert reusable({"status": "timeout", "config": dict(wanted, timeout_s=200.0)}, wanted)
-    assert not reusable({"status": "timeout", "config": dict(wanted, timeout_s=50.0)}, wanted)
-    assert not reusable({"status": "ok"}, wanted)
+    code = "abc"
+
+    def rec(status: str, **config: Any) -> dict[str, Any]:
+        return {"status": status, "config": dict(wanted, **config), "simulator": code}
+
+    assert reusable(rec("ok", timeout_s=5.0), wanted, code)  # the budget does not matter
+    assert reusable(rec("saturated"), wanted, code)
+    assert not reusable(rec("ok", seed=1), wanted, code)
+    assert not reusable(rec("error"), wanted, code)
+    assert reusable(rec("timeout", timeout_s=200.0), wanted, code)
+    assert not reusable(rec("timeout", timeout_s=50.0), wanted, code)
+    assert not reusable({"status": "ok", "simulator": code}, wanted, code)
+    assert not reusable(rec("ok"), wanted, "other simulator code")
+
+
+def test_records_carry_the_simulator_fingerprint(tiny: SweepSpec, tmp_path: Path) -> None:
+    outcome = run_sweep(tiny, tmp_path / "out", _threads)
+    assert {r["simulator"] for r in outcome.records} == {sweep.task.simulator_fingerprint()}
 
 
 def test_a_changed_setting_reruns_only_what_it_changes(tiny: SweepSpec, tmp_path: Path) -> None:
