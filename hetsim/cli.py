@@ -32,7 +32,7 @@ from hetsim.output import StagedDir, dumps
 from scheduler import conic, registry
 from sweep import report, table
 from sweep.executors import Backend, open_backend
-from sweep.runner import SweepState, run_sweep
+from sweep.runner import SweepState, load_records, run_sweep
 from sweep.spec import RunKey, load_sweep, with_overrides
 from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
 
@@ -578,9 +578,21 @@ def sweep(
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-def plot(directory: str) -> None:
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="First rebuild results.csv from DIR/runs/ (after an interrupted sweep).",
+)
+def plot(directory: str, rebuild: bool) -> None:
     """Redraw a sweep's plots and comparison from DIR/results.csv (no re-running)."""
-    for line in report.redraw(Path(directory)):
+    out = Path(directory)
+    if rebuild:
+        records = load_records(out)
+        if not records:
+            raise InputError("no run records to rebuild from", source=str(out / "runs"))
+        spec = report.sweep_description(out, table.rows_of(records))
+        table.write_results(out, table.rows_of(records, spec.get("policies") or ()))
+    for line in report.redraw(out):
         click.echo(line)
 
 

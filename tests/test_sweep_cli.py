@@ -89,6 +89,12 @@ def test_sweep_writes_table_comparison_and_plots_then_plot_redraws(
     code, stdout, _ = run_cli(["sweep", str(scenario), "--out", str(out), "--seeds", "0,1"], capsys)
     assert code == 0 and "8 runs (8 reused, 0 run now" in stdout
 
+    # an interrupted sweep has records but no table: --rebuild makes it from runs/
+    table = (out / "results.csv").read_text()
+    (out / "results.csv").unlink()
+    code, _, _ = run_cli(["plot", str(out), "--rebuild"], capsys)
+    assert code == 0 and (out / "results.csv").read_text() == table
+
 
 @pytest.mark.parametrize(
     ("argv", "words"),
