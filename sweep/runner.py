@@ -254,7 +254,7 @@ def _count(state: SweepState, key: RunKey, record: dict[str, Any]) -> None:
         state.timeouts += 1
     elif status == "error":
         state.errors += 1
-        log.warning("sweep_run_failed", run=str(key), error=record["error"])
+        log.warning("sweep_run_failed", run=str(key), message=f"{key}: {record['error']}")
     worker = record.get("worker") or {}
     state.run_wall_s += float(worker.get("wall_s") or 0.0)
     result = record.get("result") or {}
