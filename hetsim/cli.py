@@ -33,7 +33,7 @@ from scheduler import conic, registry
 from sweep import report, table
 from sweep.executors import Backend, open_backend
 from sweep.runner import SweepState, load_records, run_sweep
-from sweep.spec import RunKey, load_sweep, with_overrides
+from sweep.spec import load_sweep, with_overrides
 from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
 
 EXIT_BAD_INPUT = 2
@@ -548,13 +548,7 @@ def sweep(
         )
     finally:
         display.close()
-    wanted = {k.slug for k in spec.runs()}
-    records = [
-        r
-        for r in outcome.records
-        if RunKey(r["key"]["policy"], r["key"]["rate"], r["key"]["seed"]).slug in wanted
-    ]
-    rows = table.rows_of(records, spec.policies)
+    rows = table.rows_of(outcome.records, spec.policies)
     table.write_results(out, rows)
     lines = report.write_report(out, rows, spec.to_dict())
     state = outcome.state

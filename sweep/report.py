@@ -18,12 +18,12 @@ from hetsim.errors import InputError
 from hetsim.output import write_bytes_atomic
 from sweep import compare, plots
 from sweep.published import load_published
+from sweep.spec import SPEC_FILE
 from sweep.table import RESULTS_CSV, read_results
 
 COMPARISON_CSV = "comparison.csv"
 PLOTS_DIR = "plots"
 PLOT_STEM = "jct_vs_rate"
-SPEC_FILE = "sweep.json"
 
 
 def plot_title(sweep: dict[str, Any]) -> str:

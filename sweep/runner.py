@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
@@ -27,13 +27,12 @@ import structlog
 
 from hetsim.output import write_json_atomic
 from sweep.executors import Backend
-from sweep.spec import RunKey, SweepSpec
+from sweep.spec import SPEC_FILE, RunKey, SweepSpec
 from sweep.task import run_one, simulator_fingerprint
 
 log = structlog.get_logger()
 
 RUNS_DIR = "runs"
-SPEC_FILE = "sweep.json"
 RESULT_STATUSES = ("ok", "saturated", "timeout")
 
 
@@ -70,10 +69,13 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def load_records(out_dir: Path) -> list[dict[str, Any]]:
-    """Every readable run record under ``out_dir/runs``, in file-name order."""
+def load_records(out_dir: Path, keys: Iterable[RunKey] | None = None) -> list[dict[str, Any]]:
+    """The readable run records under ``out_dir/runs``: those of ``keys``, or every one
+    (in file-name order)."""
+    runs = out_dir / RUNS_DIR
+    paths = sorted(runs.glob("*/*.json")) if keys is None else [runs / k.slug for k in keys]
     records = []
-    for path in sorted((out_dir / RUNS_DIR).glob("*/*.json")):
+    for path in paths:
         record = read_record(path)
         if record is not None and "key" in record:
             records.append(record)
@@ -120,7 +122,7 @@ class SweepState:
 
 @dataclass(frozen=True)
 class SweepOutcome:
-    """What a sweep invocation did."""
+    """What a sweep invocation did; ``records`` are the spec's runs that have one."""
 
     out_dir: Path
     state: SweepState
@@ -145,14 +147,19 @@ def _record(
     }
 
 
+def _wanted(spec: SweepSpec, key: RunKey) -> dict[str, Any]:
+    """The configuration of ``key`` as its record stores it."""
+    wanted: dict[str, Any] = _normalised(spec.config(key).to_dict())
+    return wanted
+
+
 def plan(spec: SweepSpec, out_dir: Path) -> tuple[list[RunKey], int]:
     """The runs still to do, and how many finished ones are reused."""
     todo: list[RunKey] = []
     reused = 0
     for key in spec.runs():
         record = read_record(out_dir / RUNS_DIR / key.slug)
-        wanted = _normalised(spec.config(key).to_dict())
-        if record is not None and reusable(record, wanted, simulator_fingerprint()):
+        if record is not None and reusable(record, _wanted(spec, key), simulator_fingerprint()):
             reused += 1
         else:
             todo.append(key)
@@ -183,7 +190,7 @@ def run_sweep(
             broken = _drain(spec, out_dir, opened, queue, retry, state, on_progress)
         if not broken:
             break
-    records = load_records(out_dir)
+    records = load_records(out_dir, spec.runs())
     return SweepOutcome(out_dir, state, time.perf_counter() - started, records)
 
 
@@ -230,8 +237,7 @@ def _drain(
                 pending.clear()
             except Exception as exc:  # e.g. a Dask worker lost for good
                 body = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-            config = _normalised(spec.config(key).to_dict())
-            record = _record(spec, key, config, body)
+            record = _record(spec, key, _wanted(spec, key), body)
             write_json_atomic(out_dir / RUNS_DIR / key.slug, record)
             _count(state, key, record)
             if broken:

@@ -37,6 +37,7 @@ from hetsim.errors import InputError
 from scheduler import conic, registry
 
 TRACES = ("single-gpu", "multi-gpu")
+SPEC_FILE = "sweep.json"  # the resolved sweep, written beside its runs
 _KEYS = (
     "name",
     "title",
