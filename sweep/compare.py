@@ -1,7 +1,9 @@
-"""Our JCT-vs-rate curves against Gavel's published seed-0 curves: points, knees, the table.
+"""Our JCT-vs-rate curves against Gavel's published curves: points, knees, the table.
 
 Pure functions over result rows (the ``sweep.table`` schema) and published curves
-(``sweep.published``). The rules:
+(``sweep.published``). There are two references: the seed-0 curves, and (where
+shipped) the reference's mean over seeds 0, 1 and 2, which is compared with our
+mean over the same seeds. The rules:
 
 - A run is *saturated* when its status is ``saturated`` or ``timeout`` (or its
   ``saturated`` flag is set); ``error`` runs, and runs without a JCT, give nothing.
@@ -9,6 +11,10 @@ Pure functions over result rows (the ``sweep.table`` schema) and published curve
   published curve is seed 0 too), else the mean over the seeds with a result,
   and saturated if any of them is. The mean curve (for the plot) is the mean over
   every seed with a result, saturated if any of them is.
+- Against the published means, our point at a rate is the mean over the seeds
+  behind the published point (``0+1+2``, or the two seeds it had), and over
+  seeds 0, 1 and 2 where the reference has no value; no point unless every one
+  of those seeds has a result.
 - A published point is the printed value; a rate on the trace's published grid
   with no value is saturated when the policy has no value at any higher rate (a
   gap below finished rates is just missing); a rate off the grid is missing.
@@ -31,7 +37,11 @@ from sweep.table import csv_cell
 SATURATED_STATUSES = frozenset({"saturated", "timeout"})
 KNEE_FACTOR = 2.0
 PERF_SUFFIX = "_perf"
+SEED_ZERO = "seed0"
+SEED_MEAN = "mean"
+MEAN_SEEDS = (0, 1, 2)
 CSV_COLUMNS = (
+    "reference",
     "policy",
     "rate",
     "ours_jct_h",
@@ -43,6 +53,7 @@ CSV_COLUMNS = (
 )
 
 PublishedCurves = Mapping[str, Sequence[tuple[float, float]]]
+MeanCurves = Mapping[str, Sequence[tuple[float, float, tuple[int, ...]]]]
 
 
 def _key(rate: float) -> float:
@@ -143,30 +154,66 @@ def knee(points: Sequence[tuple[float, float | None]]) -> float | None:
     return None
 
 
-def published_grid(published: PublishedCurves) -> list[float]:
+def published_grid(published: PublishedCurves | MeanCurves) -> list[float]:
     """Every rate the reference reports for any policy of the trace, sorted."""
-    return sorted({_key(rate) for curve in published.values() for rate, _ in curve})
+    return sorted({_key(point[0]) for curve in published.values() for point in curve})
+
+
+def _reference_points(
+    curve: Sequence[tuple[float, float, tuple[int, ...]]],
+    grid: Sequence[float],
+    default_seeds: tuple[int, ...],
+) -> dict[float, Point]:
+    if not curve:
+        return {}
+    values = {_key(rate): (jct, seeds) for rate, jct, seeds in curve}
+    last = max(values)
+    points = {}
+    for rate in grid:
+        if rate in values:
+            jct, seeds = values[rate]
+            points[rate] = Point(rate, jct, False, seeds, jct, jct)
+        elif rate > last:
+            points[rate] = Point(rate, None, True, default_seeds)
+    return points
 
 
 def published_curve(published: PublishedCurves, policy: str) -> dict[float, Point]:
-    """Rate -> the reference's point for one policy, over the published grid.
+    """Rate -> the reference's seed-0 point for one policy, over the published grid.
 
     Printed values as they are; grid rates above the policy's last printed value
     are saturated; gaps below it, and every rate of a policy the reference does not
     report, are absent.
     """
-    curve = published.get(policy)
-    if not curve:
-        return {}
-    values = {_key(rate): jct for rate, jct in curve}
-    last = max(values)
-    points = {}
-    for rate in published_grid(published):
-        if rate in values:
-            points[rate] = Point(rate, values[rate], False, (0,), values[rate], values[rate])
-        elif rate > last:
-            points[rate] = Point(rate, None, True, (0,))
-    return points
+    curve = [(rate, jct, (0,)) for rate, jct in published.get(policy, ())]
+    return _reference_points(curve, published_grid(published), (0,))
+
+
+def published_mean_curve(means: MeanCurves, policy: str) -> dict[float, Point]:
+    """Rate -> the reference's mean point for one policy, with the seeds behind it;
+    the same grid rules as :func:`published_curve`."""
+    return _reference_points(means.get(policy, ()), published_grid(means), MEAN_SEEDS)
+
+
+def over_seeds(
+    rows: Iterable[Mapping[str, Any]], policy: str, rate: float, seeds: Sequence[int]
+) -> Point | None:
+    """Our point at ``rate`` over exactly ``seeds``; ``None`` unless each has a result."""
+    by_seed = _by_rate(rows, policy).get(_key(rate), {})
+    if not all(s in by_seed for s in seeds):
+        return None
+    return _combine(_key(rate), {s: by_seed[s] for s in seeds})
+
+
+def has_seeds(rows: Iterable[Mapping[str, Any]], seeds: Sequence[int] = MEAN_SEEDS) -> bool:
+    """Whether some (policy, rate) has a result for every one of ``seeds``."""
+    found: dict[tuple[str, float], set[int]] = {}
+    for row in rows:
+        if row.get("rate") is None or row.get("seed") is None or not _outcome(row)[0]:
+            continue
+        key = (str(row.get("policy")), _key(row["rate"]))
+        found.setdefault(key, set()).add(int(row["seed"]))
+    return any(set(seeds) <= got for got in found.values())
 
 
 @dataclass(frozen=True)
@@ -184,6 +231,7 @@ class ComparisonRow:
     published_saturated: bool | None
     ratio: float | None
     seeds: str
+    reference: str = SEED_ZERO
 
 
 @dataclass(frozen=True)
@@ -218,6 +266,7 @@ class Comparison:
     knees: tuple[KneeSummary, ...]
     advantages: tuple[Advantage, ...]
     step: float | None
+    reference: str = SEED_ZERO
 
 
 def sweep_policies(rows: Iterable[Mapping[str, Any]], policies: Sequence[str]) -> list[str]:
@@ -227,18 +276,38 @@ def sweep_policies(rows: Iterable[Mapping[str, Any]], policies: Sequence[str]) -
     return ordered + extra
 
 
+def _ours_against_means(
+    rows: Sequence[Mapping[str, Any]], policy: str, theirs: Mapping[float, Point]
+) -> dict[float, Point]:
+    """Our points to set against the published means: over the reference point's seeds."""
+    points = {}
+    for rate in _by_rate(rows, policy):
+        ref = theirs.get(rate)
+        seeds = ref.seeds if ref is not None and not ref.saturated else MEAN_SEEDS
+        point = over_seeds(rows, policy, rate, seeds)
+        if point is not None:
+            points[rate] = point
+    return points
+
+
 def comparison_rows(
     rows: Sequence[Mapping[str, Any]],
     published: PublishedCurves,
     policies: Sequence[str],
     rates: Sequence[float] = (),
+    means: MeanCurves | None = None,
 ) -> list[ComparisonRow]:
     """One row per (policy, rate) over our rates (``rates`` and the rows'); the
-    reference's other rates are drawn on the plot, not tabled."""
+    reference's other rates are drawn on the plot, not tabled. Against the seed-0
+    curves, or against the published ``means`` when given."""
     table = []
     for policy in sweep_policies(rows, policies):
-        ours = {p.rate: p for p in comparison_curve(rows, policy)}
-        theirs = published_curve(published, policy)
+        if means is None:
+            ours = {p.rate: p for p in comparison_curve(rows, policy)}
+            theirs = published_curve(published, policy)
+        else:
+            theirs = published_mean_curve(means, policy)
+            ours = _ours_against_means(rows, policy, theirs)
         ran = {
             _key(r["rate"]) for r in rows if r.get("policy") == policy and r.get("rate") is not None
         }
@@ -260,6 +329,7 @@ def comparison_rows(
                     published_saturated=None if ref is None else ref.saturated,
                     ratio=ratio,
                     seeds="" if mine is None else seeds_label(mine.seeds),
+                    reference=SEED_ZERO if means is None else SEED_MEAN,
                 )
             )
     return table
@@ -306,14 +376,23 @@ def agreement(table: Sequence[ComparisonRow], policy: str, below: float | None) 
 
 
 def advantage(
-    rows: Iterable[Mapping[str, Any]], policy_a: str, policy_b: str, rate: float
+    rows: Iterable[Mapping[str, Any]],
+    policy_a: str,
+    policy_b: str,
+    rate: float,
+    seeds: Sequence[int] | None = None,
 ) -> float | None:
     """Mean JCT of ``policy_a`` over mean JCT of ``policy_b`` at ``rate`` (every seed
-    with a result); ``None`` when either is saturated for any seed or has no result."""
+    with a result, or exactly ``seeds``); ``None`` when either is saturated for any
+    seed or has no result."""
     rows = list(rows)
     means = []
     for policy in (policy_a, policy_b):
         point = _by_rate(rows, policy).get(_key(rate))
+        if seeds is not None and point is not None:
+            if not all(s in point for s in seeds):
+                return None
+            point = {s: point[s] for s in seeds}
         if not point:
             return None
         combined = _combine(_key(rate), point)
@@ -324,10 +403,15 @@ def advantage(
 
 
 def advantages(
-    rows: Sequence[Mapping[str, Any]], published: PublishedCurves, policies: Sequence[str]
+    rows: Sequence[Mapping[str, Any]],
+    published: PublishedCurves,
+    policies: Sequence[str],
+    means: MeanCurves | None = None,
 ) -> list[Advantage]:
     """For each ``X`` and ``X_perf`` both in the sweep: ``X``'s JCT over ``X_perf``'s at
-    the highest rate where both have results and no seed saturated."""
+    the highest rate where both have results and no seed saturated (against the
+    published ``means``: over seeds 0, 1 and 2 on both sides)."""
+    seeds = None if means is None else MEAN_SEEDS
     found = []
     for policy in policies:
         perf = policy + PERF_SUFFIX
@@ -337,11 +421,15 @@ def advantages(
             {p.rate for p in mean_curve(rows, policy)} & {p.rate for p in mean_curve(rows, perf)}
         )
         for rate in reversed(rates):
-            ours = advantage(rows, policy, perf, rate)
+            ours = advantage(rows, policy, perf, rate, seeds)
             if ours is None:
                 continue
-            a = published_curve(published, policy).get(rate)
-            b = published_curve(published, perf).get(rate)
+            if means is None:
+                a = published_curve(published, policy).get(rate)
+                b = published_curve(published, perf).get(rate)
+            else:
+                a = published_mean_curve(means, policy).get(rate)
+                b = published_mean_curve(means, perf).get(rate)
             a_h = None if a is None else a.value
             b_h = None if b is None else b.value
             ref = a_h / b_h if a_h is not None and b_h is not None and b_h > 0 else None
@@ -355,17 +443,20 @@ def compare(
     published: PublishedCurves,
     policies: Sequence[str],
     rates: Sequence[float] = (),
+    means: MeanCurves | None = None,
 ) -> Comparison:
-    """The whole comparison of one sweep with the reference."""
+    """The whole comparison of one sweep with the reference: its seed-0 curves, or
+    its mean curves when ``means`` is given."""
     ordered = sweep_policies(rows, policies)
-    table = comparison_rows(rows, published, ordered, rates)
+    table = comparison_rows(rows, published, ordered, rates, means)
     step = rate_step(list(rates) + [r.rate for r in table if r.ours_saturated is not None])
     return Comparison(
         policies=tuple(ordered),
         rows=tuple(table),
         knees=tuple(knee_summaries(table, step)),
-        advantages=tuple(advantages(rows, published, ordered)),
+        advantages=tuple(advantages(rows, published, ordered, means)),
         step=step,
+        reference=SEED_ZERO if means is None else SEED_MEAN,
     )
 
 
@@ -409,11 +500,18 @@ def table_lines(comparison: Comparison) -> list[str]:
         f"knee: the first rate whose JCT is more than {KNEE_FACTOR:g}x the JCT at the lowest"
         " rate, or that is saturated"
     ]
+    against_means = comparison.reference == SEED_MEAN
+    if against_means:
+        lines.append(
+            "against the published mean over seeds: ours over the same seeds (the 'seeds'"
+            " column), the reference over the seeds it printed"
+        )
     for k in comparison.knees:
         rows = [r for r in comparison.rows if r.policy == k.policy]
         with_seeds = any(r.seeds not in ("", "0") for r in rows)
         ours = "ours" if with_seeds else "ours (seed 0)"
-        lines.append(f"{k.policy}: average JCT (hours), {ours} vs Gavel published (seed 0)")
+        theirs = "mean of seeds" if against_means else "seed 0"
+        lines.append(f"{k.policy}: average JCT (hours), {ours} vs Gavel published ({theirs})")
         head = f"  {'rate':>6} {'ours':>10} {'published':>10} {'ratio':>7}"
         lines.append(head + ("  seeds" if with_seeds else ""))
         for r in rows:
@@ -434,7 +532,10 @@ def table_lines(comparison: Comparison) -> list[str]:
     for a in comparison.advantages:
         line = f"{a.policy_a} vs {a.policy_b} at {rate_text(a.rate)} jobs/h:"
         line += f" JCT ratio {a.ours:.2f}x"
+        if against_means:
+            line += " over seeds 0+1+2"
         if a.published is not None:
-            line += f" (published seed 0: {a.published:.2f}x)"
+            which = "mean of seeds" if against_means else "seed 0"
+            line += f" (published {which}: {a.published:.2f}x)"
         lines.append(line)
     return lines

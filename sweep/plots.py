@@ -1,7 +1,8 @@
 """The sweep's figure: average JCT against input job rate, ours and Gavel's published.
 
 One solid line per policy (mean over seeds, min-max shaded when there are several)
-and the published seed-0 curve of the same policy dashed in the same colour. As
+and the published curve of the same policy dashed in the same colour (seed 0, or
+the reference's mean over seeds when the sweep has the same seeds). As
 in the paper, saturated points (and points above the y-limit) are triangles on
 the top edge: filled for ours, hollow and larger for the published curve (so both
 show when they coincide), nudged sideways a little per policy so that policies
@@ -117,9 +118,11 @@ def jct_figure(
     title: str,
     ours: Mapping[str, Sequence[Point]],
     published: Mapping[str, Sequence[Point]],
+    published_label: str = "Gavel, published",
 ) -> Figure:
     """The figure: ``ours`` is policy -> mean curve (in legend order), ``published``
-    policy -> the reference's curve (drawn for the policies in ``ours`` only)."""
+    policy -> the reference's curve (drawn for the policies in ``ours`` only), named
+    ``POLICY (published_label)`` in the legend."""
     figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     ax = figure.add_subplot()
     shown = {p: published[p] for p in ours if published.get(p)}
@@ -134,7 +137,7 @@ def jct_figure(
         _draw(ax, points, top, colour, published=False, label=policy, dodge=dodge)
         many_seeds = many_seeds or any(len(p.seeds) > 1 for p in points)
         if policy in shown:
-            label = f"{policy} (Gavel, published)"
+            label = f"{policy} ({published_label})"
             _draw(ax, shown[policy], top, colour, published=True, label=label, dodge=dodge)
     handles, labels = ax.get_legend_handles_labels()
     if many_seeds:

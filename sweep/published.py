@@ -1,11 +1,17 @@
-"""Gavel's published seed-0 JCT curves, the reference our sweeps are compared with.
+"""Gavel's published JCT curves, the reference our sweeps are compared with.
 
-The shipped ``sweep/data/published_jct_seed0.csv`` (see ``sweep/data/SOURCE.md``)
-has one row per (trace, policy, jobs/hour) with the average JCT in hours over the
-measurement window. A rate the reference never finished has no row; a row that
-reads ``nan`` (the notebook printed no average) is read the same way, so the
-curves returned here hold finite values only. Any other bad cell is an
-:class:`InputError` naming the file, the line and the column.
+Two files are shipped (see ``sweep/data/SOURCE.md``), both one row per (trace,
+policy, jobs/hour) with the average JCT in hours over the measurement window:
+
+- ``published_jct_seed0.csv``: the seed-0 curves (both traces);
+- ``published_jct_mean_seeds.csv``: the mean over seeds 0, 1 and 2 that the
+  authors' plots show, with a ``seeds`` column naming the seeds behind each mean
+  (``0+1+2``; ``0+1`` where a seed is missing). The multi-GPU trace only.
+
+A rate the reference never finished has no row; a row that reads ``nan`` (the
+notebook printed no average) is read the same way, so the curves returned here
+hold finite values only. Any other bad cell is an :class:`InputError` naming the
+file, the line and the column.
 """
 
 from __future__ import annotations
@@ -19,15 +25,19 @@ from pathlib import Path
 from hetsim.errors import InputError
 
 PUBLISHED_CSV = "published_jct_seed0.csv"
+PUBLISHED_MEANS_CSV = "published_jct_mean_seeds.csv"
 COLUMNS = ("trace", "policy", "jobs_per_hour", "avg_jct_hours")
+SEEDS_COLUMN = "seeds"
 
 Curve = list[tuple[float, float]]
+MeanCurve = list[tuple[float, float, tuple[int, ...]]]
+"""(jobs/hour, mean JCT hours, the seeds averaged), sorted by rate."""
 
 
-def _read_text(path: Path | None) -> tuple[str, str]:
+def _read_text(path: Path | None, shipped: str) -> tuple[str, str]:
     """The file's text and the name to report it by."""
     if path is None:
-        resource = resources.files("sweep").joinpath("data", PUBLISHED_CSV)
+        resource = resources.files("sweep").joinpath("data", shipped)
         try:
             return resource.read_text(encoding="utf-8"), str(resource)
         except OSError as exc:
@@ -54,26 +64,52 @@ def _number(text: str, *, source: str, line: int, field: str, allow_nan: bool) -
     return value
 
 
-def load_published(trace: str, path: Path | None = None) -> dict[str, Curve]:
-    """Policy -> [(jobs/hour, avg JCT hours)] sorted by rate, for one trace.
+def _seeds(text: str, *, source: str, line: int) -> tuple[int, ...]:
+    """``0+1+2`` -> (0, 1, 2): distinct seeds >= 0, in increasing order."""
+    parts = text.split("+")
+    if not all(p.strip().isdigit() for p in parts):
+        raise InputError(
+            f"expected seeds like 0+1+2, got {text!r}", source=source, line=line, field="seeds"
+        )
+    seeds = [int(p) for p in parts]
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"a seed twice in {text!r}", source=source, line=line, field="seeds")
+    return tuple(sorted(seeds))
 
-    Reads the shipped CSV unless ``path`` is given. Rates without a finite
+
+def load_published(trace: str, path: Path | None = None) -> dict[str, Curve]:
+    """Policy -> [(jobs/hour, avg JCT hours)] sorted by rate, for one trace: seed 0.
+
+    Reads the shipped seed-0 CSV unless ``path`` is given. Rates without a finite
     value (absent rows, ``nan``) are left out; a trace the file does not cover
     gives an empty mapping.
     """
-    text, source = _read_text(path)
+    curves = _load(trace, path, PUBLISHED_CSV, with_seeds=False)
+    return {policy: [(r, j) for r, j, _ in curve] for policy, curve in curves.items()}
+
+
+def load_published_means(trace: str, path: Path | None = None) -> dict[str, MeanCurve]:
+    """Policy -> [(jobs/hour, mean JCT hours, seeds)] sorted by rate, for one trace:
+    the reference's mean over seeds. Reads the shipped CSV unless ``path`` is given;
+    the file needs a ``seeds`` column. Same rules as :func:`load_published`."""
+    return _load(trace, path, PUBLISHED_MEANS_CSV, with_seeds=True)
+
+
+def _load(trace: str, path: Path | None, shipped: str, *, with_seeds: bool) -> dict[str, MeanCurve]:
+    text, source = _read_text(path, shipped)
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
         raise InputError("empty file; expected a header line", source=source, line=1)
     header = [cell.strip() for cell in header]
-    missing = [c for c in COLUMNS if c not in header]
+    wanted = (*COLUMNS, SEEDS_COLUMN) if with_seeds else COLUMNS
+    missing = [c for c in wanted if c not in header]
     if missing:
         raise InputError(
             f"missing column(s) {', '.join(missing)}", source=source, line=1, field=missing[0]
         )
-    index = {c: header.index(c) for c in COLUMNS}
-    curves: dict[str, dict[float, float]] = {}
+    index = {c: header.index(c) for c in wanted}
+    curves: dict[str, dict[float, tuple[float, tuple[int, ...]]]] = {}
     for line, cells in enumerate(reader, start=2):
         if not cells or all(not c.strip() for c in cells):
             continue
@@ -91,6 +127,9 @@ def load_published(trace: str, path: Path | None = None) -> dict[str, Curve]:
         jct = _number(
             cell["avg_jct_hours"], source=source, line=line, field="avg_jct_hours", allow_nan=True
         )
+        seeds: tuple[int, ...] = (0,)
+        if with_seeds:
+            seeds = _seeds(cell[SEEDS_COLUMN], source=source, line=line)
         if cell["trace"] != trace:
             continue
         curve = curves.setdefault(cell["policy"], {})
@@ -102,8 +141,8 @@ def load_published(trace: str, path: Path | None = None) -> dict[str, Curve]:
                 line=line,
                 field="jobs_per_hour",
             )
-        curve[key] = jct
+        curve[key] = (jct, seeds)
     return {
-        policy: sorted((r, j) for r, j in points.items() if not math.isnan(j))
+        policy: sorted((r, j, s) for r, (j, s) in points.items() if not math.isnan(j))
         for policy, points in curves.items()
     }

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hetsim.errors import InputError
-from sweep import compare, report
-from sweep.published import load_published
+from sweep import compare, plots, report
+from sweep.published import load_published, load_published_means
 from sweep.table import COLUMNS, RESULTS_CSV, row_of, write_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -352,3 +352,147 @@ def test_redraw_missing_or_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         report.redraw(tmp_path)
     assert err.value.field == "rates"
+
+
+# -- the published mean over seeds ---------------------------------------------------------
+
+
+def write_means(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    lines = ["trace,policy,jobs_per_hour,avg_jct_hours,seeds"] + [",".join(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_shipped_published_means() -> None:
+    multi = load_published_means("multi-gpu")
+    ftf = {rate: (jct, seeds) for rate, jct, seeds in multi["finish_time_fairness"]}
+    assert ftf[0.2] == (23.913384, (0, 1, 2))
+    assert ftf[2.0][1] == (0, 1) and ftf[2.2][1] == (1, 2)  # the notebook's seed 0.5, 1.5
+    assert 2.8 not in ftf  # past the last finished rate: saturated
+    perf = {rate for rate, _, _ in multi["max_min_fairness_perf"]}
+    assert 2.8 in perf and 3.0 not in perf  # 3.0 printed its no-result placeholder
+    assert load_published_means("single-gpu") == {}
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"), [("0+x", r"expected seeds like 0\+1\+2"), ("1+1", "a seed twice")]
+)
+def test_published_means_bad_seeds(tmp_path: Path, cell: str, message: str) -> None:
+    path = write_means(
+        tmp_path / "m.csv",
+        [("multi-gpu", "a", "0.2", "5.0", "0+1+2"), ("multi-gpu", "a", "0.4", "5.0", cell)],
+    )
+    with pytest.raises(InputError, match=message) as err:
+        load_published_means("multi-gpu", path)
+    assert (err.value.line, err.value.field) == (3, "seeds")
+
+
+def test_published_means_need_a_seeds_column(tmp_path: Path) -> None:
+    path = write_published(tmp_path / "m.csv", [("multi-gpu", "a", "0.2", "5.0")])
+    with pytest.raises(InputError) as err:
+        load_published_means("multi-gpu", path)
+    assert (err.value.line, err.value.field) == (1, "seeds")
+    assert dict(load_published("multi-gpu", path)["a"]) == {0.2: 5.0}  # seed 0 needs none
+
+
+def test_comparison_against_the_published_means(tmp_path: Path) -> None:
+    means = load_published_means(
+        "multi-gpu",
+        write_means(
+            tmp_path / "m.csv",
+            [
+                ("multi-gpu", "a", "0.2", "10.0", "0+1+2"),
+                ("multi-gpu", "a", "0.4", "12.0", "0+1"),
+                ("multi-gpu", "a", "0.6", "30.0", "0+1+2"),
+                ("multi-gpu", "a", "0.8", "60.0", "0+1+2"),
+                ("multi-gpu", "b", "1.0", "9.0", "0+1+2"),
+            ],
+        ),
+    )
+    rows = [
+        make_row("a", 0.2, s, j, trace="multi-gpu") for s, j in [(0, 9.0), (1, 11.0), (2, 13.0)]
+    ]
+    rows += [
+        make_row("a", 0.4, s, j, trace="multi-gpu") for s, j in [(0, 12.0), (1, 14.0), (2, 99.0)]
+    ]
+    rows += [make_row("a", 0.6, s, 20.0, trace="multi-gpu") for s in (0, 1)]  # no seed 2
+    rows += [make_row("a", 1.0, s, None, trace="multi-gpu") for s in (0, 1, 2)]
+    assert compare.has_seeds(rows) and not compare.has_seeds(rows, (0, 1, 2, 3))
+    assert not compare.has_seeds([r for r in rows if r["rate"] in (0.6, 1.0) and r["seed"] < 2])
+    result = compare.compare(rows, {}, ["a"], [0.2, 0.4, 0.6, 0.8, 1.0], means)
+    assert result.reference == compare.SEED_MEAN
+    table = {r.rate: r for r in result.rows}
+    assert (table[0.2].ours_jct_h, table[0.2].seeds) == (11.0, "0+1+2")
+    assert table[0.2].ratio == pytest.approx(1.1)
+    assert (table[0.4].ours_jct_h, table[0.4].seeds) == (13.0, "0+1")  # the reference's seeds
+    assert table[0.6].ours_saturated is None and table[0.6].published_jct_h == 30.0
+    assert table[1.0].ours_saturated is True and table[1.0].published_saturated is True
+    assert {r.reference for r in result.rows} == {"mean"}
+    (k,) = result.knees
+    assert (k.ours, k.published) == (1.0, 1.0)  # over our rates: 0.6 has no point of ours
+    lines = compare.table_lines(result)
+    assert "a: average JCT (hours), ours vs Gavel published (mean of seeds)" in lines
+
+
+def test_advantage_over_given_seeds() -> None:
+    rows = []
+    for seed in (0, 1, 2):
+        rows.append(make_row("x", 2.0, seed, 30.0 + seed))
+        rows.append(make_row("x_perf", 2.0, seed, 10.0 + seed))
+    rows.append(make_row("x", 2.0, 3, 100.0))
+    assert compare.advantage(rows, "x", "x_perf", 2.0, (0, 1, 2)) == pytest.approx(31.0 / 11.0)
+    assert compare.advantage(rows, "x", "x_perf", 2.0, (0, 3)) is None  # x_perf has no seed 3
+    means = {"x": [(2.0, 33.0, (0, 1, 2))], "x_perf": [(2.0, 11.0, (0, 1, 2))]}
+    (adv,) = compare.advantages(rows, {}, ["x", "x_perf"], means)
+    assert (adv.ours, adv.published) == (pytest.approx(31.0 / 11.0), pytest.approx(3.0))
+    lines = compare.table_lines(compare.compare(rows, {}, ["x", "x_perf"], (), means))
+    assert lines[-1] == (
+        "x vs x_perf at 2.0 jobs/h: JCT ratio 2.82x over seeds 0+1+2"
+        " (published mean of seeds: 3.00x)"
+    )
+
+
+MULTI_SWEEP = {
+    "name": "fig10",
+    "title": "Multi-GPU jobs, LAS",
+    "trace": "multi-gpu",
+    "policies": ["max_min_fairness_perf"],
+    "rates": [0.2, 0.4],
+    "seeds": [0, 1, 2],
+    "quick": False,
+}
+
+
+def test_write_report_adds_the_mean_comparison_with_three_seeds(tmp_path: Path) -> None:
+    rows = [
+        make_row("max_min_fairness_perf", rate, seed, 17.0 + seed, trace="multi-gpu")
+        for rate in (0.2, 0.4)
+        for seed in (0, 1, 2)
+    ]
+    lines = report.write_report(tmp_path, rows, MULTI_SWEEP)
+    seed_zero = "max_min_fairness_perf: average JCT (hours), ours (seed 0) vs Gavel published"
+    assert seed_zero + " (seed 0)" in lines
+    assert (
+        "max_min_fairness_perf: average JCT (hours), ours vs Gavel published (mean of seeds)"
+        in lines
+    )
+    with (tmp_path / "comparison.csv").open(encoding="utf-8", newline="") as fh:
+        read = list(csv.DictReader(fh))
+    cells = {(r["reference"], float(r["rate"])): r for r in read}
+    assert float(cells["seed0", 0.2]["ours_jct_h"]) == 17.0
+    assert float(cells["seed0", 0.2]["published_jct_h"]) == 18.55
+    assert float(cells["mean", 0.2]["ours_jct_h"]) == 18.0
+    assert float(cells["mean", 0.2]["published_jct_h"]) == 17.291212
+    assert cells["mean", 0.2]["seeds"] == "0+1+2"
+    # seed 0 alone: no mean comparison
+    report.write_report(tmp_path, [r for r in rows if r["seed"] == 0], MULTI_SWEEP)
+    with (tmp_path / "comparison.csv").open(encoding="utf-8", newline="") as fh:
+        assert {r["reference"] for r in csv.DictReader(fh)} == {"seed0"}
+
+
+def test_the_plot_names_the_published_curve_it_draws() -> None:
+    point = compare.Point(0.2, 17.0, False, (0, 1, 2), 16.0, 18.0)
+    reference = compare.Point(0.2, 17.3, False, (0, 1, 2), 17.3, 17.3)
+    figure = plots.jct_figure("t", {"a": [point]}, {"a": [reference]}, "Gavel, published mean")
+    texts = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "a (Gavel, published mean)" in texts and "a" in texts
