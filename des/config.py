@@ -13,6 +13,8 @@ from cluster import ClusterSpec
 from scheduler import conic, registry
 
 QUIRK_MODES = ("none", "gavel")
+FTF_ISOLATED_MODES = ("share", "las")
+FTF_POLICIES = ("finish_time_fairness", "finish_time_fairness_perf")
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,12 @@ class SimConfig:
     tie_break: bool = True
     # Per-type cost (cluster order) for cost-normalised throughput policies.
     type_costs: tuple[float, ...] | None = None
+    # Finish-time fairness: what a job's finish time is measured against. "share": an
+    # equal share of every type, with the progress so far counted at that rate (the
+    # reference's current code); "las": the throughput agnostic LAS would give the job
+    # now, with its whole time since arrival (the reference's code of the published
+    # finish-time-fairness curves).
+    ftf_isolated: str = "share"
 
     def __post_init__(self) -> None:
         spec = registry.get(self.policy)  # KeyError naming the known policies
@@ -134,6 +142,15 @@ class SimConfig:
         if self.quirks not in QUIRK_MODES:
             raise ValueError(
                 f"unknown quirks mode '{self.quirks}' (known: {', '.join(QUIRK_MODES)})"
+            )
+        if self.ftf_isolated not in FTF_ISOLATED_MODES:
+            raise ValueError(
+                f"unknown ftf_isolated '{self.ftf_isolated}'"
+                f" (known: {', '.join(FTF_ISOLATED_MODES)})"
+            )
+        if self.ftf_isolated != "share" and self.policy not in FTF_POLICIES:
+            raise ValueError(
+                f"ftf_isolated applies to {' and '.join(FTF_POLICIES)} only, not '{self.policy}'"
             )
         if spec.single_gpu_only and self.workload.multi_gpu:
             raise ValueError(f"policy '{self.policy}' supports single-GPU jobs only")

@@ -23,7 +23,14 @@ from tqdm import tqdm
 
 import scenarios
 from cluster import ClusterSpec, parse_cluster
-from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
+from des.config import (
+    FTF_ISOLATED_MODES,
+    FTF_POLICIES,
+    SaturationConfig,
+    SimConfig,
+    WindowConfig,
+    WorkloadConfig,
+)
 from des.result import build_result
 from des.simulation import Simulation
 from hetsim import replay as replay_mod
@@ -211,6 +218,15 @@ def cli() -> None:
     help="'gavel': reproduce the reference's behaviour, defects included.",
 )
 @click.option("--no-tie-break", is_flag=True, help="Take the solver's own optimal point.")
+@click.option(
+    "--ftf-isolated",
+    type=click.Choice(list(FTF_ISOLATED_MODES)),
+    default="share",
+    show_default=True,
+    help="Finish-time fairness baseline: 'share' (an equal share of every type, the "
+    "reference's current code) or 'las' (agnostic LAS's throughput and the whole time "
+    "since arrival, its code of the published curves).",
+)
 @click.option("--type-costs", help="Per-type cost, in cluster order (e.g. 3.06:1.46:0.90).")
 @click.option("--timeout", type=float, help="Wall-clock budget in seconds (last resort).")
 @click.option("--no-saturation", is_flag=True, help="Disable the saturation monitor.")
@@ -305,6 +321,12 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
                 source="--type-costs",
                 field="type-costs",
             ) from None
+    if opts["ftf_isolated"] != "share" and policy not in FTF_POLICIES:
+        raise InputError(
+            f"applies to {' and '.join(FTF_POLICIES)} only, not '{policy}'",
+            source="--ftf-isolated",
+            field="ftf-isolated",
+        )
     try:
         return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
     except ValueError as exc:
@@ -340,6 +362,7 @@ def _sim_config(
         quirks=opts["quirks"],
         tie_break=not opts["no_tie_break"],
         type_costs=type_costs,
+        ftf_isolated=opts["ftf_isolated"],
     )
 
 

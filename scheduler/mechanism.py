@@ -110,6 +110,7 @@ class RoundMechanism:
         solvers: tuple[str, ...],
         quirks: bool = False,
         tie_break: bool = True,
+        ftf_isolated: str = "share",
         reference_type: int = 0,
         type_costs: np.ndarray | None = None,
         type_names: tuple[str, ...] = (),
@@ -125,7 +126,11 @@ class RoundMechanism:
         self.allocation_s = 0.0  # wall time inside the policy (building and solving)
         self._type_rng = type_rng
         self._context = PolicyContext(
-            rng=policy_rng, solvers=solvers, quirks=quirks, tie_break=tie_break
+            rng=policy_rng,
+            solvers=solvers,
+            quirks=quirks,
+            tie_break=tie_break,
+            ftf_isolated=ftf_isolated,
         )
         self.reference_type = reference_type
         self.type_costs = type_costs

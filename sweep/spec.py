@@ -12,6 +12,7 @@ A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
     gpus_per_server = 1
     window = "4000:5000"              # one measurement window for every point
     quirks = "gavel"                  # or "none"
+    ftf_isolated = "share"            # finish-time fairness only: or "las"
     budget_s = 1800                   # per-run wall-clock budget (seconds)
 
     [quick]                           # what --quick changes (any of the keys above)
@@ -31,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from cluster import ClusterSpec, load_cluster_toml, parse_cluster
-from des.config import QUIRK_MODES, SimConfig, WindowConfig, WorkloadConfig
+from des.config import (
+    FTF_ISOLATED_MODES,
+    FTF_POLICIES,
+    QUIRK_MODES,
+    SimConfig,
+    WindowConfig,
+    WorkloadConfig,
+)
 from hetsim import tomlfile
 from hetsim.errors import InputError
 from scheduler import conic, registry
@@ -50,6 +58,7 @@ _KEYS = (
     "window",
     "quirks",
     "tie_break",
+    "ftf_isolated",
     "solvers",
     "budget_s",
     "quick",
@@ -88,6 +97,7 @@ class SweepSpec:
     window: WindowConfig
     quirks: str = "gavel"
     tie_break: bool = True
+    ftf_isolated: str = "share"
     solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
     budget_s: float = 1800.0
     source: str = ""
@@ -113,6 +123,7 @@ class SweepSpec:
             timeout_s=self.budget_s,
             quirks=self.quirks,
             tie_break=self.tie_break,
+            ftf_isolated=self.ftf_isolated,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +138,7 @@ class SweepSpec:
             "window": f"{self.window.start}:{self.window.end}",
             "quirks": self.quirks,
             "tie_break": self.tie_break,
+            "ftf_isolated": self.ftf_isolated,
             "solvers": list(self.solvers),
             "budget_s": self.budget_s,
             "source": self.source,
@@ -279,6 +291,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "window": reader.window,
         "quirks": lambda: reader.string("quirks", QUIRK_MODES),
         "tie_break": lambda: reader.flag("tie_break"),
+        "ftf_isolated": lambda: reader.string("ftf_isolated", FTF_ISOLATED_MODES),
         "solvers": reader.solvers,
         "budget_s": lambda: reader.positive("budget_s"),
     }
@@ -320,6 +333,13 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
     for policy in result.policies:
         if registry.get(policy).single_gpu_only and result.multi_gpu:
             raise toml.error(("policies",), f"policy {policy!r} supports single-GPU jobs only")
+    if result.ftf_isolated != "share":
+        others = [p for p in result.policies if p not in FTF_POLICIES]
+        if others:
+            raise toml.error(
+                ("ftf_isolated",),
+                f"applies to {' and '.join(FTF_POLICIES)} only; the sweep also has {others[0]!r}",
+            )
     return result
 
 

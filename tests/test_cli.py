@@ -140,6 +140,8 @@ def _bad(tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]) ->
         (["--policy", "fifo", "--rate", "2", "--solvers", "gurobi"], "field 'solvers'"),
         (["--policy", "fifo", "--rate", "2", "--gpus-per-server", "0"], "gpus-per-server"),
         (["--policy", "fifo"], "field 'rate'"),
+        (["--policy", "fifo", "--rate", "2", "--ftf-isolated", "las"], "field 'ftf-isolated'"),
+        (["--policy", "fifo", "--rate", "2", "--ftf-isolated", "x"], "'--ftf-isolated'"),
     ],
 )
 def test_bad_command_line_values_give_one_line_and_exit_2(

@@ -65,6 +65,55 @@ def test_finish_time_fairness_golden_ratio() -> None:
     np.testing.assert_allclose(x[:, 0], [a, 1 - a], atol=1e-4)
 
 
+def test_finish_time_las_baseline_equal_jobs_share_like_las() -> None:
+    """The same two jobs against the older baseline: each measured against agnostic LAS
+    (half the GPU) and its whole time since arrival.
+
+    rho_A = (100 + 100/a) / (100 + 200) and rho_B = (100 / (1 - a)) / 200: at a = 1/2
+    both are 1, the LAS split itself, whatever A's wait (checked at 100 s and 700 s).
+    """
+    las = policies.PolicyContext(rng=random.Random(0), ftf_isolated="las")
+    for waited in (100.0, 700.0):
+        p = _p(
+            [[1.0], [1.0]],
+            [1, 1],
+            [1],
+            remaining_steps=[100.0, 100.0],
+            times_since_start=[waited, 0.0],
+        )
+        result = policies.finish_time_fairness_perf(p, las)
+        np.testing.assert_allclose(result.matrix[:, 0], [0.5, 0.5], atol=1e-4)
+        np.testing.assert_allclose(result.isolated_throughputs, [0.5, 0.5], atol=1e-6)
+        assert len(result.solves) == 3  # LAS (its level, its tie-break), then the cone program
+
+
+def test_finish_time_las_baseline_uses_each_jobs_las_throughput() -> None:
+    """Two types, A fast only on the first: LAS gives A and B 0.5 of each type's time;
+    A's baseline throughput is then 0.5 * 4 + 0.5 * 1 = 2.5 and B's 0.5 + 0.5 = 1."""
+    las = policies.PolicyContext(rng=random.Random(0), ftf_isolated="las")
+    p = _p([[4.0, 1.0], [1.0, 1.0]], [1, 1], [1, 1], remaining_steps=[1000.0, 1000.0])
+    result = policies.finish_time_fairness_perf(p, las)
+    np.testing.assert_allclose(result.isolated_throughputs, [2.5, 1.0], atol=1e-4)
+    share = policies.finish_time_fairness_perf(p, CTX)
+    np.testing.assert_allclose(share.isolated_throughputs, [2.5, 1.0], atol=1e-9)
+
+
+def test_agnostic_finish_time_las_quirks_believes_throughput_one() -> None:
+    """The reference's code of that time: agnostic FTF is the perf form on all-ones
+    throughputs (remaining steps read as seconds), unlike the V100 belief otherwise."""
+    t = [[10.0, 2.0, 0.0], [3.0, 1.0, 0.5], [8.0, 8.0, 4.0]]
+    kw = {"remaining_steps": [5000.0, 800.0, 3000.0], "times_since_start": [3600.0, 0.0, 900.0]}
+    p = _p(t, [1, 1, 2], [2, 1, 2], **kw)
+    ones = _p([[1.0] * 3] * 3, [1, 1, 2], [2, 1, 2], **kw)
+    las = policies.PolicyContext(rng=random.Random(0), quirks=True, ftf_isolated="las")
+    agnostic = policies.finish_time_fairness(p, las).matrix
+    np.testing.assert_allclose(
+        agnostic, policies.finish_time_fairness_perf(ones, las).matrix, atol=1e-6
+    )
+    v100 = policies.finish_time_fairness(p, QUIRKS).matrix
+    assert np.abs(agnostic - v100).max() > 1e-3
+
+
 def test_agnostic_finish_time_never_uses_a_type_the_job_cannot() -> None:
     """Without quirks no time where the throughput is 0; the reference (quirks) gives some."""
     p = _p([[2.0, 0.0], [2.0, 1.0]], [1, 1], [1, 1], remaining_steps=[500.0, 500.0])

@@ -49,6 +49,7 @@ def test_bundled_figures_are_the_papers() -> None:
         assert spec.rates == tuple(round(0.2 * i, 1) for i in range(1, 16))
     fig11 = load_sweep(scenarios.path_of("fig11") or "")
     assert fig11.policies == ("finish_time_fairness", "finish_time_fairness_perf")
+    assert fig11.ftf_isolated == "las" and fig9.ftf_isolated == "share"  # the published code
 
 
 def test_quick_variant_changes_only_what_it_names() -> None:
@@ -74,6 +75,11 @@ def test_runs_expand_and_configs_carry_the_settings(tmp_path: Path) -> None:
     assert RunKey("fifo", 2.0, 3).slug == "fifo/rate-2.000_seed-3.json"
     over = with_overrides(spec, seeds=(1, 2), quirks=None)
     assert over.seeds == (1, 2) and over.quirks == "none"
+    assert config.ftf_isolated == "share" and spec.to_dict()["ftf_isolated"] == "share"
+    text = BASE.replace('["max_min_fairness", "fifo"]', '["finish_time_fairness_perf"]')
+    las = load_sweep(_write(tmp_path, text + 'ftf_isolated = "las"\n'))
+    assert las.config(RunKey("finish_time_fairness_perf", 1.0, 0)).ftf_isolated == "las"
+    assert las.to_dict()["ftf_isolated"] == "las"
 
 
 def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
@@ -94,6 +100,8 @@ def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
         (("seeds = [0]", "seeds = [0, -1]"), 5, "seeds", ">= 0"),
         (('trace = "single-gpu"', 'trace = "both"'), 2, "trace", "single-gpu, multi-gpu"),
         (('name = "t"', 'name = "t"\nbogus = 1'), 2, "bogus", "unknown key"),
+        (('name = "t"', 'name = "t"\nftf_isolated = "x"'), 2, "ftf_isolated", "share, las"),
+        (('name = "t"', 'name = "t"\nftf_isolated = "las"'), 2, "ftf_isolated", "has 'max_min"),
     ],
 )
 def test_bad_values_name_file_line_and_field(

@@ -29,12 +29,15 @@ class PolicyContext:
     where a job's throughput is 0, agnostic policies that assume V100 throughput
     everywhere, the agnostic FIFO type choice, no tie-break). ``tie_break``: pick the
     solver-independent minimum-norm point of a max-min optimum (ignored with quirks).
+    ``ftf_isolated``: the finish-time-fairness baseline, ``share`` or ``las`` (see
+    :mod:`scheduler.policies.finish_time`).
     """
 
     rng: random.Random
     solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
     quirks: bool = False
     tie_break: bool = True
+    ftf_isolated: str = "share"
 
     @property
     def tie_breaking(self) -> bool:
