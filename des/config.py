@@ -6,15 +6,30 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cluster import ClusterSpec
-from scheduler import conic, registry
+from scheduler import conic, policies, registry
 
 QUIRK_MODES = ("none", "gavel")
-FTF_ISOLATED_MODES = ("share", "las")
-FTF_POLICIES = ("finish_time_fairness", "finish_time_fairness_perf")
+FTF_ISOLATED_MODES = policies.BASELINES
+
+
+def ftf_isolated_misfit(mode: str, policy_names: Iterable[str], owner: str) -> str | None:
+    """Why ``mode`` cannot go with these policies (``owner`` names who holds them in the
+    message), or ``None``: an unknown mode, or a baseline other than the default for a
+    policy that takes none."""
+    if mode not in FTF_ISOLATED_MODES:
+        return f"unknown ftf_isolated '{mode}' (known: {', '.join(FTF_ISOLATED_MODES)})"
+    if mode == FTF_ISOLATED_MODES[0]:
+        return None
+    takers = [name for name in registry.names() if registry.get(name).ftf_baseline]
+    for name in policy_names:
+        if name not in takers:
+            return f"applies to {' and '.join(takers)} only; {owner} has {name!r}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -143,15 +158,9 @@ class SimConfig:
             raise ValueError(
                 f"unknown quirks mode '{self.quirks}' (known: {', '.join(QUIRK_MODES)})"
             )
-        if self.ftf_isolated not in FTF_ISOLATED_MODES:
-            raise ValueError(
-                f"unknown ftf_isolated '{self.ftf_isolated}'"
-                f" (known: {', '.join(FTF_ISOLATED_MODES)})"
-            )
-        if self.ftf_isolated != "share" and self.policy not in FTF_POLICIES:
-            raise ValueError(
-                f"ftf_isolated applies to {' and '.join(FTF_POLICIES)} only, not '{self.policy}'"
-            )
+        misfit = ftf_isolated_misfit(self.ftf_isolated, [self.policy], "the run")
+        if misfit is not None:
+            raise ValueError(f"ftf_isolated {misfit}")
         if spec.single_gpu_only and self.workload.multi_gpu:
             raise ValueError(f"policy '{self.policy}' supports single-GPU jobs only")
         if self.type_costs is not None and (

@@ -25,11 +25,11 @@ import scenarios
 from cluster import ClusterSpec, parse_cluster
 from des.config import (
     FTF_ISOLATED_MODES,
-    FTF_POLICIES,
     SaturationConfig,
     SimConfig,
     WindowConfig,
     WorkloadConfig,
+    ftf_isolated_misfit,
 )
 from des.result import build_result
 from des.simulation import Simulation
@@ -321,12 +321,9 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
                 source="--type-costs",
                 field="type-costs",
             ) from None
-    if opts["ftf_isolated"] != "share" and policy not in FTF_POLICIES:
-        raise InputError(
-            f"applies to {' and '.join(FTF_POLICIES)} only, not '{policy}'",
-            source="--ftf-isolated",
-            field="ftf-isolated",
-        )
+    misfit = ftf_isolated_misfit(opts["ftf_isolated"], [policy], "the run")
+    if misfit is not None:
+        raise InputError(misfit, source="--ftf-isolated", field="ftf-isolated")
     try:
         return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
     except ValueError as exc:

@@ -3,8 +3,9 @@
 A :class:`PolicySpec` carries what the round mechanism needs to know about a policy
 besides its allocation function: whether it walks GPU types in the fixed
 fastest-first order (heterogeneity-aware policies) or in a freshly shuffled order each
-round (agnostic ones), and whether it is FIFO-like (never places a job where its
-allocation is zero, so it is not work-conserving).
+round (agnostic ones), whether it is FIFO-like (never places a job where its
+allocation is zero, so it is not work-conserving), and whether it takes a
+finish-time-fairness baseline (``--ftf-isolated``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class PolicySpec:
     single_gpu_only: bool = False
     # Space sharing: the policy allocates pairs of jobs on the same GPUs.
     packing: bool = False
+    # Finish-time fairness: the policy takes a baseline (``PolicyContext.ftf_isolated``).
+    ftf_baseline: bool = False
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
@@ -64,8 +67,9 @@ def _spec(
     fifo: bool = False,
     single_gpu_only: bool = False,
     packing: bool = False,
+    ftf_baseline: bool = False,
 ) -> PolicySpec:
-    return PolicySpec(name, fn, fixed, fifo, summary, single_gpu_only, packing)
+    return PolicySpec(name, fn, fixed, fifo, summary, single_gpu_only, packing, ftf_baseline)
 
 
 for _entry in (
@@ -119,12 +123,14 @@ for _entry in (
         policies.finish_time_fairness,
         "minimise the largest finish-time ratio, heterogeneity-agnostic",
         fixed=False,
+        ftf_baseline=True,
     ),
     _spec(
         "finish_time_fairness_perf",
         policies.finish_time_fairness_perf,
         "minimise the largest finish-time ratio, heterogeneity-aware",
         fixed=True,
+        ftf_baseline=True,
     ),
     _spec(
         "min_total_duration",

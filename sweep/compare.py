@@ -195,14 +195,11 @@ def published_mean_curve(means: MeanCurves, policy: str) -> dict[float, Point]:
     return _reference_points(means.get(policy, ()), published_grid(means), MEAN_SEEDS)
 
 
-def over_seeds(
-    rows: Iterable[Mapping[str, Any]], policy: str, rate: float, seeds: Sequence[int]
-) -> Point | None:
-    """Our point at ``rate`` over exactly ``seeds``; ``None`` unless each has a result."""
-    by_seed = _by_rate(rows, policy).get(_key(rate), {})
+def _only(by_seed: SeedValues, seeds: Sequence[int]) -> SeedValues | None:
+    """``by_seed`` restricted to exactly ``seeds``; ``None`` unless each has a result."""
     if not all(s in by_seed for s in seeds):
         return None
-    return _combine(_key(rate), {s: by_seed[s] for s in seeds})
+    return {s: by_seed[s] for s in seeds}
 
 
 def has_seeds(rows: Iterable[Mapping[str, Any]], seeds: Sequence[int] = MEAN_SEEDS) -> bool:
@@ -281,12 +278,11 @@ def _ours_against_means(
 ) -> dict[float, Point]:
     """Our points to set against the published means: over the reference point's seeds."""
     points = {}
-    for rate in _by_rate(rows, policy):
+    for rate, by_seed in _by_rate(rows, policy).items():
         ref = theirs.get(rate)
-        seeds = ref.seeds if ref is not None and not ref.saturated else MEAN_SEEDS
-        point = over_seeds(rows, policy, rate, seeds)
-        if point is not None:
-            points[rate] = point
+        chosen = _only(by_seed, ref.seeds if ref is not None and not ref.saturated else MEAN_SEEDS)
+        if chosen is not None:
+            points[rate] = _combine(rate, chosen)
     return points
 
 
@@ -390,9 +386,7 @@ def advantage(
     for policy in (policy_a, policy_b):
         point = _by_rate(rows, policy).get(_key(rate))
         if seeds is not None and point is not None:
-            if not all(s in point for s in seeds):
-                return None
-            point = {s: point[s] for s in seeds}
+            point = _only(point, seeds)
         if not point:
             return None
         combined = _combine(_key(rate), point)

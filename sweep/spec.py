@@ -34,11 +34,11 @@ from typing import Any
 from cluster import ClusterSpec, load_cluster_toml, parse_cluster
 from des.config import (
     FTF_ISOLATED_MODES,
-    FTF_POLICIES,
     QUIRK_MODES,
     SimConfig,
     WindowConfig,
     WorkloadConfig,
+    ftf_isolated_misfit,
 )
 from hetsim import tomlfile
 from hetsim.errors import InputError
@@ -333,13 +333,9 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
     for policy in result.policies:
         if registry.get(policy).single_gpu_only and result.multi_gpu:
             raise toml.error(("policies",), f"policy {policy!r} supports single-GPU jobs only")
-    if result.ftf_isolated != "share":
-        others = [p for p in result.policies if p not in FTF_POLICIES]
-        if others:
-            raise toml.error(
-                ("ftf_isolated",),
-                f"applies to {' and '.join(FTF_POLICIES)} only; the sweep also has {others[0]!r}",
-            )
+    misfit = ftf_isolated_misfit(result.ftf_isolated, result.policies, "the sweep also")
+    if misfit is not None:
+        raise toml.error(("ftf_isolated",), misfit)
     return result
 
 

@@ -36,6 +36,9 @@ from scheduler.policies.base import (
 )
 from scheduler.problem import Allocation, AllocationProblem
 
+BASELINES = ("share", "las")
+"""The values of ``PolicyContext.ftf_isolated`` (see the module docstring)."""
+
 
 def _finish_time(
     throughputs: np.ndarray, problem: AllocationProblem, ctx: PolicyContext
