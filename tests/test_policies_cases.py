@@ -98,6 +98,34 @@ def test_finish_time_las_baseline_uses_each_jobs_las_throughput() -> None:
     np.testing.assert_allclose(share.isolated_throughputs, [2.5, 1.0], atol=1e-9)
 
 
+def test_finish_time_zero_baseline_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job whose LAS baseline throughput is 0 (LAS put it only where it cannot run).
+
+    With quirks it follows the reference's division by zero: its rho term vanishes but
+    its cone still asks for some throughput, so it runs; B still gets its best, a whole
+    GPU's time. Without quirks such a job cannot be normalised and gets nothing.
+    """
+    from scheduler.policies import fairness
+    from scheduler.problem import Allocation
+
+    def las_on_type_0(problem: AllocationProblem, ctx: policies.PolicyContext) -> Allocation:
+        return Allocation(np.array([[1.0, 0.0], [0.0, 1.0]]))
+
+    monkeypatch.setattr(fairness, "max_min_fairness", las_on_type_0)
+    p = _p([[0.0, 2.0], [1.0, 1.0]], [1, 1], [1, 1], remaining_steps=[1000.0, 1000.0])
+    quirks = policies.PolicyContext(rng=random.Random(0), quirks=True, ftf_isolated="las")
+    result = policies.finish_time_fairness_perf(p, quirks)
+    np.testing.assert_allclose(result.isolated_throughputs, [0.0, 1.0])
+    assert not result.failed
+    x = result.matrix
+    assert (p.throughputs[0] * x[0]).sum() > 1e-3
+    assert x[1].sum() == pytest.approx(1.0, abs=1e-4)
+    las = policies.PolicyContext(rng=random.Random(0), ftf_isolated="las")
+    x = policies.finish_time_fairness_perf(p, las).matrix
+    np.testing.assert_allclose(x[0], [0.0, 0.0])
+    assert x[1].sum() == pytest.approx(1.0, abs=1e-4)
+
+
 def test_agnostic_finish_time_las_quirks_believes_throughput_one() -> None:
     """The reference's code of that time: agnostic FTF is the perf form on all-ones
     throughputs (remaining steps read as seconds), unlike the V100 belief otherwise."""

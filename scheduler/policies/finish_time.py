@@ -58,11 +58,18 @@ def _finish_time(
     allowed = allowed_cells(problem, ctx)
     if not ctx.quirks:
         allowed &= throughputs > 0
-    # Jobs with no isolated throughput cannot be normalised: they get no time.
-    allowed &= (iso > 0)[:, None]
     safe_iso = np.where(iso > 0, iso, 1.0)
     isolated_finish = baseline + problem.remaining_steps / safe_iso
     isolated_finish = np.maximum(isolated_finish, 1e-9)
+    if ctx.quirks:
+        # The reference divides by a zero baseline: the job's isolated finish time is
+        # infinite, its rho term 0, and only the cone s_i u_i >= 1 stays, so it must
+        # get some throughput, wherever the solver puts it.
+        isolated_finish = np.where(iso > 0, isolated_finish, np.inf)
+        allowed &= ((iso > 0) | (throughputs > 0).any(axis=1))[:, None]
+    else:
+        # Jobs with no isolated throughput cannot be normalised: they get no time.
+        allowed &= (iso > 0)[:, None]
     if not allowed.any():
         return Allocation(np.zeros_like(problem.throughputs), isolated_throughputs=iso)
     if ctx.quirks:
