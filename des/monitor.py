@@ -158,8 +158,8 @@ class SaturationDetector:
             return None
         return Verdict(
             "starved",
-            f"{left} of {window.size} window jobs unfinished and not run at all while "
-            f"{overtaken} other jobs finished: the policy starves them",
+            f"{left} of {window.size} window jobs unfinished and given no GPU time while "
+            f"the last {overtaken} other jobs finished: the policy starves them",
             now.time,
         )
 

@@ -183,7 +183,10 @@ def test_window_jobs_overtaken_by_everyone_are_starved() -> None:
     assert verdict is not None and verdict.reason == "starved"
     last_progress = next(i for i, w in enumerate(left) if w == 3)
     assert verdict.time == stream[last_progress + 1000].time
-    assert "3 of 100 window jobs unfinished and not run at all while 1000" in verdict.message
+    assert (
+        "3 of 100 window jobs unfinished and given no GPU time while the last 1000"
+        in verdict.message
+    )
 
 
 def test_a_slow_window_job_that_runs_is_not_starved() -> None:
