@@ -14,7 +14,7 @@ from cluster import ClusterSpec
 from scheduler import conic, policies, registry
 
 QUIRK_MODES = ("none", "gavel")
-FTF_ISOLATED_MODES = policies.BASELINES
+FTF_ISOLATED_MODES = policies.FTF_BASELINES
 
 
 def ftf_isolated_misfit(mode: str, policy_names: Iterable[str], owner: str) -> str | None:
@@ -23,7 +23,7 @@ def ftf_isolated_misfit(mode: str, policy_names: Iterable[str], owner: str) -> s
     policy that takes none."""
     if mode not in FTF_ISOLATED_MODES:
         return f"unknown ftf_isolated '{mode}' (known: {', '.join(FTF_ISOLATED_MODES)})"
-    if mode == FTF_ISOLATED_MODES[0]:
+    if mode == policies.FTF_DEFAULT:
         return None
     takers = [name for name in registry.names() if registry.get(name).ftf_baseline]
     for name in policy_names:
@@ -149,7 +149,7 @@ class SimConfig:
     # reference's current code); "las": the throughput agnostic LAS would give the job
     # now, with its whole time since arrival (the reference's code of the published
     # finish-time-fairness curves).
-    ftf_isolated: str = "share"
+    ftf_isolated: str = policies.FTF_DEFAULT
 
     def __post_init__(self) -> None:
         spec = registry.get(self.policy)  # KeyError naming the known policies

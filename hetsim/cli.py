@@ -37,6 +37,7 @@ from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
 from scheduler import conic, registry
+from scheduler.policies import FTF_DEFAULT
 from sweep import report, table
 from sweep.executors import Backend, open_backend
 from sweep.runner import SweepState, load_records, run_sweep
@@ -221,7 +222,7 @@ def cli() -> None:
 @click.option(
     "--ftf-isolated",
     type=click.Choice(list(FTF_ISOLATED_MODES)),
-    default="share",
+    default=FTF_DEFAULT,
     show_default=True,
     help="Finish-time fairness baseline: 'share' (an equal share of every type, the "
     "reference's current code) or 'las' (agnostic LAS's throughput and the whole time "

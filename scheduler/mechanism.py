@@ -31,7 +31,7 @@ import numpy as np
 
 from scheduler.jobstate import ActiveJobs, priorities
 from scheduler.pairs import PairBook
-from scheduler.policies import PolicyContext
+from scheduler.policies import FTF_DEFAULT, PolicyContext
 from scheduler.problem import Allocation, AllocationProblem
 from scheduler.registry import PolicySpec
 
@@ -110,7 +110,7 @@ class RoundMechanism:
         solvers: tuple[str, ...],
         quirks: bool = False,
         tie_break: bool = True,
-        ftf_isolated: str = "share",
+        ftf_isolated: str = FTF_DEFAULT,
         reference_type: int = 0,
         type_costs: np.ndarray | None = None,
         type_names: tuple[str, ...] = (),

@@ -43,6 +43,7 @@ from des.config import (
 from hetsim import tomlfile
 from hetsim.errors import InputError
 from scheduler import conic, registry
+from scheduler.policies import FTF_DEFAULT
 
 TRACES = ("single-gpu", "multi-gpu")
 SPEC_FILE = "sweep.json"  # the resolved sweep, written beside its runs
@@ -97,7 +98,7 @@ class SweepSpec:
     window: WindowConfig
     quirks: str = "gavel"
     tie_break: bool = True
-    ftf_isolated: str = "share"
+    ftf_isolated: str = FTF_DEFAULT
     solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
     budget_s: float = 1800.0
     source: str = ""

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from scheduler import policies
-from scheduler.problem import AllocationProblem
+from scheduler.policies import fairness
+from scheduler.problem import Allocation, AllocationProblem
 
 CTX = policies.PolicyContext(rng=random.Random(0))
 QUIRKS = policies.PolicyContext(rng=random.Random(0), quirks=True)
@@ -105,8 +106,6 @@ def test_finish_time_zero_baseline_job(monkeypatch: pytest.MonkeyPatch) -> None:
     its cone still asks for some throughput, so it runs; B still gets its best, a whole
     GPU's time. Without quirks such a job cannot be normalised and gets nothing.
     """
-    from scheduler.policies import fairness
-    from scheduler.problem import Allocation
 
     def las_on_type_0(problem: AllocationProblem, ctx: policies.PolicyContext) -> Allocation:
         return Allocation(np.array([[1.0, 0.0], [0.0, 1.0]]))

@@ -6,7 +6,13 @@ where the job's throughput is 0.
 """
 
 from scheduler.policies.allox import allox
-from scheduler.policies.base import PolicyContext, last_resort, proportional_throughputs
+from scheduler.policies.base import (
+    FTF_BASELINES,
+    FTF_DEFAULT,
+    PolicyContext,
+    last_resort,
+    proportional_throughputs,
+)
 from scheduler.policies.fairness import (
     max_min_fairness,
     max_min_fairness_perf,
@@ -14,11 +20,7 @@ from scheduler.policies.fairness import (
     max_min_fairness_water_filling_perf,
 )
 from scheduler.policies.fifo import fifo, fifo_packed, fifo_perf
-from scheduler.policies.finish_time import (
-    BASELINES,
-    finish_time_fairness,
-    finish_time_fairness_perf,
-)
+from scheduler.policies.finish_time import finish_time_fairness, finish_time_fairness_perf
 from scheduler.policies.finish_time_packed import finish_time_fairness_packed
 from scheduler.policies.gandiva import gandiva
 from scheduler.policies.makespan import min_total_duration, min_total_duration_perf
@@ -26,7 +28,8 @@ from scheduler.policies.packing import max_min_fairness_packed
 from scheduler.policies.throughput import isolated, max_sum_throughput_perf
 
 __all__ = [
-    "BASELINES",
+    "FTF_BASELINES",
+    "FTF_DEFAULT",
     "PolicyContext",
     "allox",
     "fifo",

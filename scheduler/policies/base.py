@@ -21,6 +21,11 @@ LEVEL_SLACK = 1e-6
 TOTAL_SLACK = 1e-8
 
 
+FTF_BASELINES = ("share", "las")
+"""The values of ``PolicyContext.ftf_isolated`` (see :mod:`scheduler.policies.finish_time`)."""
+FTF_DEFAULT = FTF_BASELINES[0]
+
+
 @dataclass(frozen=True)
 class PolicyContext:
     """What a policy may use besides the problem.
@@ -37,7 +42,7 @@ class PolicyContext:
     solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
     quirks: bool = False
     tie_break: bool = True
-    ftf_isolated: str = "share"
+    ftf_isolated: str = FTF_DEFAULT
 
     @property
     def tie_breaking(self) -> bool:

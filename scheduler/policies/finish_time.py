@@ -36,9 +36,6 @@ from scheduler.policies.base import (
 )
 from scheduler.problem import Allocation, AllocationProblem
 
-BASELINES = ("share", "las")
-"""The values of ``PolicyContext.ftf_isolated`` (see the module docstring)."""
-
 
 def _finish_time(
     throughputs: np.ndarray, problem: AllocationProblem, ctx: PolicyContext
@@ -65,8 +62,9 @@ def _finish_time(
         # The reference divides by a zero baseline: the job's isolated finish time is
         # infinite, its rho term 0, and only the cone s_i u_i >= 1 stays, so it must
         # get some throughput, wherever the solver puts it.
+        # (A positive baseline implies a type where the job runs.)
         isolated_finish = np.where(iso > 0, isolated_finish, np.inf)
-        allowed &= ((iso > 0) | (throughputs > 0).any(axis=1))[:, None]
+        allowed &= np.any(throughputs > 0, axis=1)[:, None]
     else:
         # Jobs with no isolated throughput cannot be normalised: they get no time.
         allowed &= (iso > 0)[:, None]
