@@ -18,7 +18,7 @@ import structlog
 
 from des.config import WindowConfig
 from des.monitor import Observation
-from scheduler.mechanism import Dispatch, RoundMechanism
+from scheduler.mechanism import MAX_FAILED_ATTEMPTS, Dispatch, RoundMechanism
 
 log = structlog.get_logger()
 
@@ -49,10 +49,12 @@ class CompletionTracker:
         arrivals: Callable[[], int] = lambda: 0,
         window_left: Callable[[], int | None] = lambda: None,
         window: WindowConfig | None = None,
+        on_job_failed: Callable[[Completion], None] = lambda _: None,
     ) -> None:
         self.env = env
         self.mechanism = mechanism
         self.on_job_completed = on_job_completed
+        self.on_job_failed = on_job_failed
         self._arrivals = arrivals
         self._window_left = window_left
         self._window = window
@@ -61,15 +63,18 @@ class CompletionTracker:
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
         self.completed: list[Completion] = []
+        self.failed: list[Completion] = []
         self.monitor_feed = simpy.Store(env)
         self.done: simpy.Event = env.event()
         self._gpus_left: dict[int, int] = {}
         self._slices_left = 0
+        self._round_start = 0.0
 
     def start_round(self, dispatches: tuple[Dispatch, ...]) -> simpy.Event:
         """Arms the tracker for a round; returns the event that fires when it ends."""
         self._gpus_left = {d.job_id: len(d.gpus) for d in dispatches}
         self._slices_left = len(dispatches)
+        self._round_start = self.env.now
         self.done = self.env.event()
         return self.done
 
@@ -91,8 +96,20 @@ class CompletionTracker:
             for job_id, done in ((dispatch.job_id, done_a), (dispatch.partner, done_b)):
                 if done:
                     self._complete(job_id)
-        elif mech.credit(dispatch.job_id, dispatch.type_index, dispatch.steps, dispatch.duration):
-            self._complete(dispatch.job_id)
+        else:
+            # The slice's time as the clock measured it (finish minus the round's start,
+            # as the reference takes it), not the duration that was asked for.
+            outcome = mech.credit(
+                dispatch.job_id,
+                dispatch.type_index,
+                dispatch.steps,
+                self.env.now - self._round_start,
+                len(dispatch.gpus),
+            )
+            if outcome == "done":
+                self._complete(dispatch.job_id)
+            elif outcome == "failed":
+                self._fail(dispatch.job_id)
         self._slices_left -= 1
         if self._slices_left == 0:
             self.done.succeed()
@@ -113,6 +130,25 @@ class CompletionTracker:
         )
         self.monitor_feed.put(self.observation())
         self.on_job_completed(done)
+
+    def _fail(self, job_id: int) -> None:
+        """Drops a job the reference would mark failed (quirks only): it leaves the
+        scheduler, is counted, and never enters an average."""
+        jobs = self.mechanism.jobs
+        i = jobs.index(job_id)
+        now = self.env.now
+        failed = Completion(job_id, float(jobs.arrival[i]), now, int(jobs.scale_factors[i]))
+        self.mechanism.remove_job(job_id)
+        self.failed.append(failed)
+        log.warning(
+            "job_failed",
+            sim_time=now,
+            job_id=job_id,
+            arrival_time=failed.arrival,
+            message=f"job {job_id} failed: {MAX_FAILED_ATTEMPTS} micro-tasks in a row with "
+            "a worker given no steps (the reference's rule, reproduced with quirks)",
+        )
+        self.on_job_failed(failed)
 
     def observation(self) -> Observation:
         """The state the saturation monitor looks at, now."""

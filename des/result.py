@@ -54,8 +54,11 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
     unfinished = None if window_total is None else window_total - len(in_window)
     if window is not None:
         unrunnable = sum(1 for j in outcome.unrunnable if j in window)
+        failed = sum(1 for f in outcome.failed if f.job_id in window)
     else:
         unrunnable = len(outcome.unrunnable)
+        failed = len(outcome.failed)
+
     return {
         "hetsim_version": hetsim.__version__,
         "end_reason": outcome.end_reason,
@@ -69,6 +72,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "window_jobs_total": window_total,
         "window_jobs_unfinished": unfinished,
         "window_jobs_unrunnable": unrunnable,
+        "window_jobs_failed": failed,
         "saturated": verdict is not None,
         "saturation_reason": None if verdict is None else verdict.reason,
         "saturation_message": None if verdict is None else verdict.message,
@@ -76,6 +80,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "utilization": {"overall": overall, "per_type": per_type},
         "jobs_arrived": outcome.jobs_arrived,
         "jobs_completed": len(completions),
+        "jobs_failed": [f.job_id for f in outcome.failed],
         "rounds": outcome.rounds,
         "sim_time_s": sim_time,
         "wall_time_s": outcome.wall_time,

@@ -71,6 +71,7 @@ class RunOutcome:
     solver: dict[str, Any]
     profile: dict[str, float]
     unrunnable: tuple[int, ...] = ()
+    failed: tuple[Completion, ...] = ()
 
 
 def check_generator_coverage(
@@ -153,6 +154,7 @@ class Simulation:
             arrivals=lambda: self.scheduler.arrived,
             window_left=self._window_left,
             window=config.window,
+            on_job_failed=self._on_failed,
         )
         self.workers = [
             GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]), self.tracker.slice_done)
@@ -208,6 +210,15 @@ class Simulation:
     def _on_completed(self, done: Completion) -> None:
         window = self.window
         if window is not None and done.job_id in window:
+            self.window_done += 1
+            if self.window_done == window.size:
+                self._finish("window_complete")
+
+    def _on_failed(self, failed: Completion) -> None:
+        """A job dropped as failed (the reference's rule, with quirks) has left: it is
+        counted, never averaged, and not waited for."""
+        window = self.window
+        if window is not None and failed.job_id in window:
             self.window_done += 1
             if self.window_done == window.size:
                 self._finish("window_complete")
@@ -323,6 +334,7 @@ class Simulation:
             gpu_counts=cfg.cluster.counts,
             solver=stats.to_dict(),
             unrunnable=tuple(self.unrunnable_ids),
+            failed=tuple(self.tracker.failed),
             profile={
                 "lp_s": stats.time_s,
                 "lp_build_s": max(0.0, self.mechanism.allocation_s - stats.time_s),

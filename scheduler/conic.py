@@ -196,6 +196,24 @@ def _solve_ecos(program: ConeProgram) -> Outcome:
     return FAILED, None, None, f"exitFlag {flag}"
 
 
+def _solve_ecos_reference(program: ConeProgram) -> Outcome:
+    """ECOS as the reference calls it through cvxpy: default settings, and an
+    ``optimal_inaccurate`` answer (exitFlag 10) taken as it is, with its status."""
+    dims = {"l": program.l, "q": list(program.q), "e": 0}
+    kwargs: dict[str, object] = {}
+    if program.A is not None and program.b is not None:
+        kwargs = {"A": program.A, "b": program.b}
+    sol = ecos.solve(program.c, program.G, program.h, dims, verbose=False, **kwargs)
+    flag = int(sol["info"]["exitFlag"])
+    if flag in (0, 10):
+        x = np.asarray(sol["x"], float)
+        status = OPTIMAL if flag == 0 else INACCURATE
+        return status, x, np.asarray(sol["z"], float), "" if flag == 0 else f"exitFlag {flag}"
+    if flag in (1, 2):
+        return INFEASIBLE, None, None, f"exitFlag {flag}"
+    return FAILED, None, None, f"exitFlag {flag}"
+
+
 def _stack_eq(p: ConeProgram) -> tuple[sp.csc_matrix, np.ndarray, int]:
     if p.A is None or p.b is None:
         return p.G, p.h, 0
@@ -282,18 +300,25 @@ SOLVERS: dict[str, SolverFn] = {
 }
 
 
-def solve(program: ConeProgram, chain: Sequence[str] = DEFAULT_CHAIN) -> Solution:
+def solve(
+    program: ConeProgram, chain: Sequence[str] = DEFAULT_CHAIN, *, reference: bool = False
+) -> Solution:
     """Solves ``program`` with each solver of ``chain`` in turn until one is optimal.
 
     A solver that raises, reports infeasibility, stops early, reaches only reduced
     accuracy or cannot take the problem counts as a failed attempt and the next one is
     tried. Unknown solver names raise ``KeyError`` (configuration is validated first).
+
+    ``reference``: call ECOS as the reference does through cvxpy (its default settings,
+    an inaccurate answer accepted); the program must then be a linear or conic one
+    (no quadratic objective). The other solvers of the chain are unchanged: where the
+    reference crashed on a failed ECOS, hetsim hands over.
     """
     attempts: list[SolveAttempt] = []
     for name in chain:
         if name in LP_ONLY and not program.is_lp:
             continue  # not a failure: this solver does not take this kind of problem
-        fn = SOLVERS[name]
+        fn = _solve_ecos_reference if reference and name == "ecos" else SOLVERS[name]
         start = time.perf_counter()
         try:
             status, x, duals, detail = fn(program)

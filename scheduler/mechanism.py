@@ -35,6 +35,10 @@ from scheduler.policies import FTF_DEFAULT, PolicyContext
 from scheduler.problem import Allocation, AllocationProblem
 from scheduler.registry import PolicySpec
 
+# With quirks, a job whose micro-task fails this many rounds in a row is dropped as
+# failed, as the reference drops it (its MAX_FAILED_ATTEMPTS).
+MAX_FAILED_ATTEMPTS = 5
+
 
 class Placer(Protocol):
     """What the mechanism needs from the cluster's placement (see cluster.placement)."""
@@ -146,6 +150,12 @@ class RoundMechanism:
         self._type_keys: list[Hashable] = []
         self._pair_table = np.zeros((0, 0, len(self.capacities), 2))
         self.pairs = PairBook(len(self.capacities))
+        # Sort keys of the per-type walk: the reference sorts its float64 priorities as
+        # they are, so with quirks near-ties (1e-15 apart) resolve as they do there.
+        self._key = _exact_key if quirks else _key
+        self.quirks = quirks
+        # Consecutive failed micro-tasks per job (quirks only; see :meth:`credit`).
+        self._failures: dict[int, int] = {}
 
     # -- the job set -------------------------------------------------------------------
 
@@ -197,18 +207,36 @@ class RoundMechanism:
         if jobs.in_allocation[i] and row.max(initial=0.0) >= 0.5:
             self._departed.append((job_id, int(np.argmax(row)), int(jobs.scale_factors[i])))
         jobs.remove(job_id)
+        self._failures.pop(job_id, None)
         self.last_gpus.pop(job_id, None)
         self.pairs.drop_job(job_id)
         self.need_update = True
 
-    def credit(self, job_id: int, type_index: int, steps: float, seconds: float) -> bool:
-        """Credits a finished slice; returns True when the job has no work left."""
+    def credit(
+        self, job_id: int, type_index: int, steps: float, seconds: float, num_gpus: int = 1
+    ) -> str:
+        """Credits a finished slice; returns ``"done"`` when the job has no work left,
+        ``"failed"`` when (with quirks) it is to be dropped as failed, else ``"running"``.
+
+        With quirks, a multi-GPU slice of fewer steps than GPUs is the reference's failed
+        micro-task: it splits a slice's steps over the job's workers, one of them gets
+        none, and such a micro-task counts for nothing (no steps, no time) but a new
+        solve; after MAX_FAILED_ATTEMPTS in a row the job is dropped. Without quirks
+        the job simply runs its last steps.
+        """
         jobs = self.jobs
         i = jobs.index(job_id)
+        if self.quirks:
+            if steps < num_gpus:
+                failures = self._failures.get(job_id, 0) + 1
+                self._failures[job_id] = failures
+                self.need_update = True
+                return "failed" if failures >= MAX_FAILED_ATTEMPTS else "running"
+            self._failures.pop(job_id, None)
         jobs.done_steps[i] += steps
         jobs.job_time[i, type_index] += seconds
         self.worker_time[type_index] += seconds
-        return bool(jobs.total_steps[i] - jobs.done_steps[i] <= 0)
+        return "done" if jobs.total_steps[i] - jobs.done_steps[i] <= 0 else "running"
 
     def credit_pair(self, d: Dispatch) -> tuple[bool, bool]:
         """Credits a finished pair slice to both jobs and to the pair; returns, for each
@@ -340,17 +368,18 @@ class RoundMechanism:
             keys: tuple[np.ndarray, ...]
             if npairs:
                 pp = pair_prio[:, k]
-                # Keys compared at 7 significant digits: solver noise must not break a tie.
+                key = self._key
                 keys = (
                     np.concatenate([ids, np.arange(npairs)]),
                     np.concatenate([np.zeros(n), np.ones(npairs)]),  # singles first on ties
-                    -_key(np.concatenate([jobs.allocation[:, k], self.pairs.allocation[:, k]])),
-                    -_key(np.concatenate([jobs.deficit[:, k], self.pairs.deficit[:, k]])),
-                    -_key(np.concatenate([prio, pp])),
+                    -key(np.concatenate([jobs.allocation[:, k], self.pairs.allocation[:, k]])),
+                    -key(np.concatenate([jobs.deficit[:, k], self.pairs.deficit[:, k]])),
+                    -key(np.concatenate([prio, pp])),
                 )
                 eligible = np.concatenate([eligible_single, pair_ok[:, k] & (pp > 0)])
             else:
-                keys = (ids, -_key(jobs.allocation[:, k]), -_key(jobs.deficit[:, k]), -_key(prio))
+                key = self._key
+                keys = (ids, -key(jobs.allocation[:, k]), -key(jobs.deficit[:, k]), -key(prio))
                 eligible = eligible_single
             rank = np.lexsort(keys)
             for e in rank[eligible[rank]].tolist():
@@ -461,5 +490,18 @@ class RoundMechanism:
 
 
 def _key(values: np.ndarray) -> np.ndarray:
-    """Sort key at float32 precision (about 7 significant digits)."""
+    """Sort key at float32 precision (about 7 significant digits), hetsim's default.
+
+    Priorities are ratios of allocations to accumulated times, so two jobs that are in
+    truth tied (equal allocations, equal service) differ in the last bits by the order
+    their floating-point sums were taken and by solver noise in the allocation (about
+    1e-9). Comparing at 7 digits makes such ties fall to the next key (deficit, then
+    allocation, then the job id) instead of to that noise, so the walk does not depend
+    on the solver or on summation order.
+    """
     return values.astype(np.float32)
+
+
+def _exact_key(values: np.ndarray) -> np.ndarray:
+    """Sort key at full float64 precision, as the reference sorts (with quirks)."""
+    return values

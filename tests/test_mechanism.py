@@ -83,8 +83,8 @@ def test_slice_is_a_whole_round_of_steps_capped_by_what_is_left() -> None:
     by_id = {d.job_id: d for d in plan.dispatches}
     assert by_id[0].steps == 900.0 and by_id[0].duration == pytest.approx(360.0)
     assert by_id[1].steps == 100.0 and by_id[1].duration == pytest.approx(40.0)
-    assert mech.credit(1, 0, 100.0, 40.0) is True
-    assert mech.credit(0, 0, 900.0, 360.0) is False
+    assert mech.credit(1, 0, 100.0, 40.0) == "done"
+    assert mech.credit(0, 0, 900.0, 360.0) == "running"
 
 
 def test_work_conservation_uses_leftover_gpus_but_never_zero_throughput_ones() -> None:

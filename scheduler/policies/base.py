@@ -10,7 +10,7 @@ import numpy as np
 import scipy.linalg
 from scipy.sparse.linalg import lsmr
 
-from scheduler import conic, programs
+from scheduler import conic, programs, reference_forms
 from scheduler.problem import Allocation, AllocationProblem
 
 # Relative slack when a level found by one solve becomes a constraint of the next, so a
@@ -69,15 +69,12 @@ def proportional_throughputs(problem: AllocationProblem) -> np.ndarray:
 
 
 def isolated_throughputs(throughputs: np.ndarray, problem: AllocationProblem) -> np.ndarray:
-    """The reference's "isolated" throughput: an equal split of every type, scaled by
-    the smallest GPU count among the jobs over the job's own."""
-    if problem.num_jobs == 0:
-        return np.zeros(0)
-    s = problem.scale_factors.astype(float)
-    total = max(problem.capacities.sum(), 1e-12)
-    share = (throughputs * problem.capacities[None, :]).sum(axis=1) / total
-    out: np.ndarray = share * s.min() / s
-    return out
+    """The reference's "isolated" throughput (its current code): an equal share of every
+    type for each job, ``(n_j / m) / s_i``, each row scaled into ``sum <= 1``; that is
+    ``sum_j T[i,j] n_j / max(N, m s_i)`` (see :mod:`scheduler.reference_forms`)."""
+    return reference_forms.isolated_throughputs(
+        throughputs, problem.scale_factors, problem.capacities
+    )
 
 
 def agnostic_throughputs(problem: AllocationProblem, ctx: PolicyContext) -> np.ndarray:

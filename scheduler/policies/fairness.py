@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from scheduler import conic
+from scheduler import conic, reference_forms
 from scheduler.policies.base import (
     LEVEL_SLACK,
     PolicyContext,
     allowed_cells,
+    last_resort,
     max_min_allocation,
     max_min_levels,
     proportional_throughputs,
@@ -54,12 +55,40 @@ def perf_coefficients(problem: AllocationProblem) -> np.ndarray:
 
 def max_min_fairness(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """LAS, heterogeneity-agnostic: equal GPU-time shares, every type treated alike."""
+    if ctx.quirks:
+        return reference_max_min(np.ones_like(problem.throughputs), problem, ctx)
     return max_min_allocation(agnostic_coefficients(problem, ctx), problem, ctx)
 
 
 def max_min_fairness_perf(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """LAS, heterogeneity-aware: maximise the minimum normalised effective throughput."""
+    if ctx.quirks:
+        return reference_max_min(problem.throughputs, problem, ctx)
     return max_min_allocation(perf_coefficients(problem), problem, ctx)
+
+
+def reference_max_min(
+    throughputs: np.ndarray, problem: AllocationProblem, ctx: PolicyContext
+) -> Allocation:
+    """The reference's max-min program over ``throughputs`` (all ones for the agnostic
+    form), posed bit for bit as cvxpy poses it to ECOS: every cell, zero throughputs
+    included, types in alphabetical order, the answer clipped to [0, 1] and used as it
+    is (see :mod:`scheduler.reference_forms`)."""
+    n, m = problem.num_jobs, problem.num_types
+    if n == 0:
+        return Allocation(np.zeros((0, m)))
+    order = reference_forms.alphabetical(problem.type_names, m)
+    back = np.argsort(order)
+    capacities = problem.capacities[order]
+    coefficients = reference_forms.max_min_coefficients(
+        throughputs[:, order], problem.scale_factors, problem.weights, capacities
+    )
+    program = reference_forms.max_min_program(coefficients, problem.scale_factors, capacities)
+    sol = conic.solve(program, ctx.solvers, reference=True)
+    if sol.x is None:
+        return Allocation(last_resort(problem), (sol,), failed=True)
+    x = reference_forms.allocation_of(sol.x, n, m)[:, back]
+    return Allocation(np.ascontiguousarray(x), (sol,))
 
 
 def _water_fill(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scheduler import conic, programs
+from scheduler import conic, programs, reference_cvxpy, reference_forms
 from scheduler.policies import fairness
 from scheduler.policies.base import (
     PolicyContext,
@@ -43,6 +43,8 @@ def _finish_time(
     n = problem.num_jobs
     if n == 0:
         return Allocation(np.zeros_like(problem.throughputs), isolated_throughputs=np.zeros(0))
+    if ctx.quirks:
+        return _reference_finish_time(throughputs, problem, ctx)
     solves: list[conic.Solution] = []
     if ctx.ftf_isolated == "las":
         las = fairness.max_min_fairness(problem, ctx)
@@ -52,48 +54,87 @@ def _finish_time(
     else:
         iso = isolated_throughputs(throughputs, problem)
         baseline = problem.isolated_times()
-    allowed = allowed_cells(problem, ctx)
-    if not ctx.quirks:
-        allowed &= throughputs > 0
+    # Jobs with no isolated throughput cannot be normalised: they get no time.
+    allowed = allowed_cells(problem, ctx) & (throughputs > 0) & (iso > 0)[:, None]
     safe_iso = np.where(iso > 0, iso, 1.0)
-    isolated_finish = baseline + problem.remaining_steps / safe_iso
-    isolated_finish = np.maximum(isolated_finish, 1e-9)
-    if ctx.quirks:
-        # The reference divides by a zero baseline: the job's isolated finish time is
-        # infinite, its rho term 0, and only the cone s_i u_i >= 1 stays, so it must
-        # get some throughput, wherever the solver puts it.
-        # (A positive baseline implies a type where the job runs.)
-        isolated_finish = np.where(iso > 0, isolated_finish, np.inf)
-        allowed &= np.any(throughputs > 0, axis=1)[:, None]
-    else:
-        # Jobs with no isolated throughput cannot be normalised: they get no time.
-        allowed &= (iso > 0)[:, None]
+    isolated_finish = np.maximum(baseline + problem.remaining_steps / safe_iso, 1e-9)
     if not allowed.any():
         return Allocation(np.zeros_like(problem.throughputs), isolated_throughputs=iso)
-    if ctx.quirks:
-        # The reference's model as cvxpy canonicalises it (ECOS then lands where it does
-        # for the reference, and fails where it does: often, at high load).
-        program, cells = programs.finish_time_reference(
-            throughputs,
-            allowed,
+    # One hyperbolic cone per job, in isolated units: same optimum, better conditioned.
+    rates = throughputs / safe_iso[:, None]
+    program, cells = programs.finish_time_compact(
+        rates,
+        allowed,
+        problem.scale_factors,
+        problem.capacities,
+        problem.times_since_start / isolated_finish,
+        problem.remaining_steps / (safe_iso * isolated_finish),
+    )
+    sol = conic.solve(program, ctx.solvers)
+    solves.append(sol)
+    x = None if sol.x is None else cells.scatter(sol.x)
+    out = solved_or_fallback(x, problem, solves)
+    return Allocation(out.matrix, out.solves, out.failed, isolated_throughputs=iso)
+
+
+def _reference_finish_time(
+    throughputs: np.ndarray, problem: AllocationProblem, ctx: PolicyContext
+) -> Allocation:
+    """The reference's program, posed through cvxpy as the reference poses it (every
+    cell, types in alphabetical order, its isolated throughput and arithmetic), solved by
+    ECOS as it is there; where ECOS fails (the reference crashed) hetsim's own form of
+    the same model goes to the rest of the solver chain."""
+    m = problem.num_types
+    order = reference_forms.alphabetical(problem.type_names, m)
+    back = np.argsort(order)
+    rates = throughputs[:, order]
+    capacities = problem.capacities[order]
+    solves: list[conic.Solution] = []
+    if ctx.ftf_isolated == "las":
+        las = fairness.max_min_fairness(problem, ctx)
+        solves.extend(las.solves)
+        iso = np.sum(np.multiply(rates, las.matrix[:, order]), axis=1)
+        baseline = problem.times_since_start
+    else:
+        iso = reference_forms.isolated_throughputs(rates, problem.scale_factors, capacities)
+        baseline = problem.isolated_times()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        isolated_finish = baseline + problem.remaining_steps / iso
+    failed: tuple[conic.SolveAttempt, ...] = ()
+    if np.all(np.isfinite(isolated_finish)):
+        ref = reference_cvxpy.finish_time(
+            rates,
             problem.scale_factors,
-            problem.capacities,
+            capacities,
             problem.times_since_start,
             problem.remaining_steps,
             isolated_finish,
         )
-    else:
-        # One hyperbolic cone per job, in isolated units: same optimum, better conditioned.
-        rates = throughputs / safe_iso[:, None]
-        program, cells = programs.finish_time_compact(
-            rates,
-            allowed,
-            problem.scale_factors,
-            problem.capacities,
-            problem.times_since_start / isolated_finish,
-            problem.remaining_steps / (safe_iso * isolated_finish),
-        )
-    sol = conic.solve(program, ctx.solvers)
+        if ref.x is not None:
+            solves.append(conic.Solution(ref.x.ravel(), (ref.attempt,)))
+            matrix = np.ascontiguousarray(ref.x[:, back])
+            return Allocation(matrix, tuple(solves), isolated_throughputs=iso)
+        failed = (ref.attempt,)
+    # ECOS failed (where the reference crashed) or a baseline is zero (the reference
+    # divides by it: that job's term drops out, its cone s_i u_i >= 1 stays, so it still
+    # gets some throughput): hetsim's form of the reference's model, over the chain's
+    # other solvers.
+    allowed = allowed_cells(problem, ctx) & np.any(throughputs > 0, axis=1)[:, None]
+    finish = np.where(iso > 0, np.maximum(np.nan_to_num(isolated_finish), 1e-9), np.inf)
+    if not allowed.any():
+        return Allocation(np.zeros_like(problem.throughputs), isolated_throughputs=iso)
+    program, cells = programs.finish_time_reference(
+        throughputs,
+        allowed,
+        problem.scale_factors,
+        problem.capacities,
+        problem.times_since_start,
+        problem.remaining_steps,
+        finish,
+    )
+    rest = tuple(s for s in ctx.solvers if s != "ecos") or ctx.solvers
+    sol = conic.solve(program, rest)
+    sol = conic.Solution(sol.x, failed + sol.attempts, sol.duals)
     solves.append(sol)
     x = None if sol.x is None else cells.scatter(sol.x)
     out = solved_or_fallback(x, problem, solves)
