@@ -102,6 +102,7 @@ class Placer:
         "_num_gpus",
         "_pool_gpus",
         "_pool_of_gpu",
+        "_reference",
         "_reservations",
         "_server_free",
         "_server_of",
@@ -113,8 +114,10 @@ class Placer:
         "topology",
     )
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, *, reference_order: bool = False) -> None:
         self.topology = topology
+        # The reference's order of handing out GPU ids (with quirks; one GPU per server).
+        self._reference = reference_order and all(size == 1 for size in topology.gpus_per_server)
         num_servers = topology.num_servers
         self._num_gpus = topology.num_gpus
         self._counts = list(topology.counts)
@@ -279,7 +282,12 @@ class Placer:
         Jobs whose previous GPUs all lie within what they reserved (and are not
         taken by an earlier such job) keep exactly those; the others then get
         the lowest free ids of their reserved pools.
+
+        With ``reference_order`` (and one GPU per server) ids are handed out as the
+        reference hands them out instead (see :meth:`_commit_reference`).
         """
+        if self._reference:
+            return self._commit_reference()
         assigned = self._assigned
         assigned[:] = bytes(self._num_gpus)
         pool_of_gpu = self._pool_of_gpu
@@ -317,6 +325,45 @@ class Placer:
                     gpus.extend(self._take(part_pool, amount, cursor, pool_gpus[part_pool]))
                 gpus.sort()
                 placed[key] = tuple(gpus)
+        return placed
+
+    def _commit_reference(self) -> dict[int, tuple[int, ...]]:
+        """The reference's assignment: per type, the jobs in the order they were
+        reserved, larger GPU counts first (a stable sort); for each GPU count, first
+        every job that can keep all of its previous GPUs of this type keeps them, then
+        the others take the lowest ids not yet taken."""
+        assigned = self._assigned
+        assigned[:] = bytes(self._num_gpus)
+        pool_of_gpu = self._pool_of_gpu
+        total = self._num_gpus
+        pool_gpus = self._pool_gpus
+        cursor = [0] * len(pool_gpus)
+        placed: dict[int, tuple[int, ...]] = {}
+        by_pool: dict[int, list[Reservation]] = {}
+        for reservation in self._reservations:
+            by_pool.setdefault(reservation[3], []).append(reservation)
+        for pool, reservations in by_pool.items():
+            reservations.sort(key=lambda r: -r[1])
+            start = 0
+            while start < len(reservations):
+                size = reservations[start][1]
+                end = start
+                while end < len(reservations) and reservations[end][1] == size:
+                    end += 1
+                group = reservations[start:end]
+                for key, _num, previous, _pool, _parts in group:
+                    if not previous or any(
+                        not 0 <= g < total or pool_of_gpu[g] != pool or assigned[g]
+                        for g in previous
+                    ):
+                        continue
+                    for g in previous:
+                        assigned[g] = 1
+                    placed[key] = tuple(sorted(previous))
+                for key, num_gpus, _previous, _pool, _parts in group:
+                    if key not in placed:
+                        placed[key] = self._take(pool, num_gpus, cursor, pool_gpus[pool])
+                start = end
         return placed
 
     def _take(

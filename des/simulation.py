@@ -130,7 +130,7 @@ class Simulation:
         self.progress = progress
         self.env = simpy.Environment(initial_time=0.0)
         self.topology = Topology(cluster)
-        self.placer = Placer(self.topology)
+        self.placer = Placer(self.topology, reference_order=config.quirks == "gavel")
         self.mechanism = RoundMechanism(
             registry.get(config.policy),
             np.array(cluster.counts),

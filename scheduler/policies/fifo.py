@@ -8,7 +8,8 @@ fits nowhere stops the queue: nobody jumps ahead.
 With quirks, ``fifo`` does what the reference's does (see :func:`_reference_fifo`): it
 draws a random type but then uses the last type of its alphabetical list of types with
 room (the V100 while it has room, then the P100, then the K80), whether that type has
-room for this job or not.
+room for this job or not; ``fifo_perf`` walks the types alphabetically and may pick one
+where the job cannot run (see :func:`_reference_fifo_perf`).
 """
 
 from __future__ import annotations
@@ -101,6 +102,31 @@ def _reference_fifo(problem: AllocationProblem, ctx: PolicyContext) -> np.ndarra
     return x
 
 
+def _reference_fifo_perf(problem: AllocationProblem) -> np.ndarray:
+    """The reference's heterogeneity-aware FIFO: each job in id order takes, among the
+    types with room for it, the one of highest throughput, walking the types in
+    alphabetical order and keeping the first of equals; a throughput of 0 still beats
+    the starting -1, so a job may be given a type where it cannot run (it then holds
+    those GPUs without running). The queue stops at the first job that fits nowhere."""
+    n, m = problem.throughputs.shape
+    names = problem.type_names or tuple(str(j) for j in range(m))
+    order = sorted(range(m), key=lambda j: names[j])
+    available = problem.capacities.astype(float).copy()
+    s = problem.scale_factors.tolist()
+    rates = problem.throughputs.tolist()
+    x = np.zeros((n, m))
+    for i in range(n):
+        best, best_rate = -1, -1.0
+        for j in order:
+            if available[j] >= s[i] and rates[i][j] > best_rate:
+                best, best_rate = j, rates[i][j]
+        if best < 0:
+            break
+        x[i, best] = 1.0
+        available[best] -= s[i]
+    return x
+
+
 def fifo(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """FIFO, heterogeneity-agnostic (a random type with room)."""
     if ctx.quirks:
@@ -110,6 +136,8 @@ def fifo(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
 
 def fifo_perf(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
     """FIFO, heterogeneity-aware (the fastest type with room)."""
+    if ctx.quirks:
+        return Allocation(_reference_fifo_perf(problem))
     return Allocation(_fifo(problem, ctx, perf=True))
 
 
