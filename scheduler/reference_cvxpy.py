@@ -14,6 +14,7 @@ Pure: no SimPy, no logging. The caller turns a failure into a fallback.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -59,7 +60,10 @@ def finish_time(
     problem = cp.Problem(objective, constraints)
     start = time.perf_counter()
     try:
-        problem.solve(solver=cp.ECOS)
+        with warnings.catch_warnings():
+            # An inaccurate answer is recorded in the attempt's status, not printed.
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(solver=cp.ECOS)
     except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
         seconds = time.perf_counter() - start
         return ReferenceSolve(None, conic.SolveAttempt("ecos", conic.FAILED, seconds, str(exc)))

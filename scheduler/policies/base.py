@@ -126,8 +126,12 @@ def max_min_levels(
     floors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray] | None:
     """Solves the max-min program; returns (x, t, free jobs, their duals), or None when
-    every solver failed. A positive dual marks a bottleneck job (its level cannot rise)."""
-    allowed = allowed & (coefficients > 0)
+    every solver failed. A positive dual marks a bottleneck job (its level cannot rise).
+
+    With quirks, cells of zero coefficient stay in the program, as in the reference's
+    dense ``X``: they earn nothing but take capacity where the solver puts time."""
+    if not ctx.quirks:
+        allowed = allowed & (coefficients > 0)
     if not allowed.any():
         return np.zeros(coefficients.shape), 0.0, np.zeros(0, dtype=np.int64), np.zeros(0)
     program, cells, free = programs.max_min(
@@ -154,7 +158,8 @@ def tie_break(
     """The minimum-norm allocation that gives every job at least its level (and the
     jobs together at least ``total``): the same point whatever the solver. None when
     every solver failed."""
-    allowed = allowed & (coefficients > 0)
+    if not ctx.quirks:
+        allowed = allowed & (coefficients > 0)
     if not allowed.any():
         return np.zeros(coefficients.shape)
     program, cells = programs.min_norm(

@@ -48,7 +48,9 @@ def max_sum_throughput_perf(problem: AllocationProblem, ctx: PolicyContext) -> A
     """Maximise the total throughput (per unit of cost when type costs are given)."""
     costs = np.ones(problem.num_types) if problem.type_costs is None else problem.type_costs
     coefficients = problem.throughputs / np.maximum(costs, 1e-12)[None, :]
-    allowed = allowed_cells(problem, ctx) & (coefficients > 0)
+    allowed = allowed_cells(problem, ctx)
+    if not ctx.quirks:  # the reference's dense X keeps zero cells (they take capacity)
+        allowed &= coefficients > 0
     if not allowed.any():
         return Allocation(np.zeros_like(problem.throughputs))
     program, cells = programs.max_sum(
