@@ -104,10 +104,13 @@ def load(path: str | os.PathLike[str]) -> Replay:
     jobs: dict[int, JobStory] = {}
     end_reason = None
     last_t = 0.0
-    lineno = 0
     try:
-        with p.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
+        with p.open("rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError("not UTF-8 text", source=source, line=lineno) from None
                 if not line.strip():
                     continue
                 ev = _event(line, source, lineno)
@@ -124,8 +127,6 @@ def load(path: str | os.PathLike[str]) -> Replay:
                 _apply(jobs, str(ev["event"]), t, ev)
                 if ev["event"] == "run_ended":
                     end_reason = ev.get("reason")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", source=source, line=lineno + 1) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", source=source) from None
     return Replay(source, events, jobs, end_reason)
