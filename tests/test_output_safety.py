@@ -83,7 +83,7 @@ def test_files_added_during_the_run_are_never_deleted(tmp_path: Path) -> None:
     staged = StagedDir(out)
     (staged.path / "result.json").write_text("{}")
     (out / "notes.txt").write_text("mine")
-    with staged, pytest.raises(InputError, match="notes.txt"):
+    with staged, pytest.raises(InputError, match=r"notes\.txt"):
         staged.commit()
     assert (out / "notes.txt").read_text() == "mine"
     assert _staging(tmp_path, "r") == []
@@ -200,9 +200,10 @@ def _start_long_run(out: Path) -> subprocess.Popen[str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         staged = _staging(out.parent, out.name)
-        if staged and (staged[0] / "events.jsonl").is_file() and (staged[0] / OWNER).is_file():
-            if (staged[0] / "events.jsonl").stat().st_size > 0:
-                return proc
+        events = staged[0] / "events.jsonl" if staged else None
+        if events is not None and events.is_file() and events.stat().st_size > 0:
+            assert (events.parent / OWNER).is_file()
+            return proc
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
     proc.kill()
