@@ -18,22 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_cli
+from workloads.trace import FIELDS
 
 Setup = Callable[[Path], list[str]]
 
 GOOD_LINE = "ResNet-18 (batch size 16)\tcmd\twd\t--num_steps\t0\t1000\t1\t1\t-1.000000\t{t}"
-TRACE_FIELDS = (
-    "job_type",
-    "command",
-    "working_directory",
-    "num_steps_arg",
-    "needs_data_dir",
-    "total_steps",
-    "scale_factor",
-    "priority_weight",
-    "SLO",
-    "arrival_time",
-)
 
 
 @dataclass(frozen=True)
@@ -63,9 +52,9 @@ def option(name: str, *extra: str, where: str | None = None) -> Case:
 
 
 def _trace_line(**fields: str) -> str:
-    values = dict(zip(TRACE_FIELDS, GOOD_LINE.format(t="0.000000").split("\t"), strict=True))
+    values = dict(zip(FIELDS, GOOD_LINE.format(t="0.000000").split("\t"), strict=True))
     values.update(fields)
-    return "\t".join(values[f] for f in TRACE_FIELDS)
+    return "\t".join(values[f] for f in FIELDS)
 
 
 def trace_file(name: str, text: str | bytes, where: str, *extra: str) -> Case:
