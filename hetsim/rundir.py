@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from hetsim.errors import option_error
+from hetsim.errors import InputError, option_error
 from hetsim.output import check_output_dir, dumps
 
 MARKER = ".hetsim-run"
@@ -196,6 +196,15 @@ class StagedDir:
             shutil.rmtree(self.path, ignore_errors=True)
             self._remove_parents()
 
+    def _keep_aside(self) -> Path:
+        """Moves the staged output to a visible sibling, so that a finished run is not
+        lost when its target can no longer be replaced."""
+        kept = Path(tempfile.mkdtemp(prefix=f"{self.final.name}.run-", dir=self.final.parent))
+        kept.rmdir()
+        os.replace(self.path, kept)
+        self._committed = True
+        return kept
+
     def commit(self) -> None:
         """Writes the marker and moves the staged directory into place, replacing an
         earlier run there (whose own files only are deleted)."""
@@ -208,7 +217,15 @@ class StagedDir:
         owned: set[str] = set()
         if self.final.exists():
             # checked before the run; checked again in case files appeared meanwhile
-            check_target(self.final, self.flag, force=True)
+            try:
+                check_target(self.final, self.flag, force=True)
+            except InputError as exc:
+                kept = self._keep_aside()
+                raise InputError(
+                    f"{exc.message}; this run's output is kept in {kept}",
+                    source=exc.source,
+                    field=exc.field,
+                ) from None
             owned = owned_files(self.final) or set()
             old = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.old-", dir=self.final.parent))
             old.rmdir()

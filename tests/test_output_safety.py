@@ -76,17 +76,21 @@ def test_a_directory_from_before_the_marker_is_recognised_by_its_result(
 
 def test_files_added_during_the_run_are_never_deleted(tmp_path: Path) -> None:
     """If a user's file appears in the target while the run goes on, the commit refuses
-    to replace the directory, and the user's file stays."""
+    to replace the directory: the user's file stays, and the run is kept beside it."""
     out = tmp_path / "r"
     out.mkdir()
     (out / "result.json").write_text(json.dumps({"hetsim_version": "0.1.0"}))
     staged = StagedDir(out)
     (staged.path / "result.json").write_text("{}")
     (out / "notes.txt").write_text("mine")
-    with staged, pytest.raises(InputError, match=r"notes\.txt"):
+    with staged, pytest.raises(InputError, match=r"notes\.txt.*output is kept in") as info:
         staged.commit()
     assert (out / "notes.txt").read_text() == "mine"
     assert _staging(tmp_path, "r") == []
+    (kept,) = tmp_path.glob("r.run-*")
+    assert str(kept) in str(info.value)
+    assert (kept / "result.json").read_text() == "{}"
+    assert (kept / MARKER).is_file()
 
 
 def test_cannot_create_the_output_is_one_line_and_leaves_no_directories(
