@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hetsim import tomlfile
+from hetsim import limits, tomlfile
 from hetsim.errors import InputError
 
 DEFAULT_TYPE_ORDER: tuple[str, ...] = ("v100", "p100", "k80")
@@ -75,13 +75,12 @@ class ClusterSpec:
                 raise bad("gpu_types", f"type {low!r} appears more than once")
             lowered.append(low)
         for name, count in zip(lowered, counts, strict=True):
-            if not _is_int(count) or count < 0:
-                raise bad(f"counts.{name}", f"must be an integer >= 0, got {count!r}")
+            limits.GPUS_PER_TYPE.check(count, source=self.source, field=f"counts.{name}")
         for name, size in zip(lowered, sizes, strict=True):
-            if not _is_int(size) or size < 1:
-                raise bad(f"gpus_per_server.{name}", f"must be an integer >= 1, got {size!r}")
+            limits.GPUS_PER_SERVER.check(size, source=self.source, field=f"gpus_per_server.{name}")
         if sum(counts) == 0:
             raise bad("counts", "the cluster has no GPUs (all counts are 0)")
+        limits.GPUS_IN_ALL.check(sum(counts), source=self.source, field="counts")
         object.__setattr__(self, "gpu_types", tuple(lowered))
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "gpus_per_server", sizes)
@@ -95,6 +94,17 @@ class ClusterSpec:
     def num_types(self) -> int:
         """How many GPU types (including types with a count of 0)."""
         return len(self.gpu_types)
+
+    def partial_servers(self) -> dict[str, int]:
+        """Types whose count is not a multiple of their server size, with the size of
+        their last (smaller) server: ``{"k80": 2}`` for 10 K80s in servers of 4."""
+        return {
+            name: count % size
+            for name, count, size in zip(
+                self.gpu_types, self.counts, self.gpus_per_server, strict=True
+            )
+            if count % size
+        }
 
     def count(self, gpu_type: str) -> int:
         """GPUs of ``gpu_type`` (case-insensitive); 0 for a type the cluster lacks."""
@@ -134,12 +144,7 @@ class ClusterSpec:
 
 
 def _check_server_size(gpus_per_server: int) -> int:
-    if not _is_int(gpus_per_server) or gpus_per_server < 1:
-        raise InputError(
-            f"must be an integer >= 1, got {gpus_per_server!r}",
-            source="--gpus-per-server",
-            field="gpus-per-server",
-        )
+    limits.GPUS_PER_SERVER.check_option("--gpus-per-server", gpus_per_server)
     return gpus_per_server
 
 
@@ -161,6 +166,13 @@ def parse_cluster(text: str, gpus_per_server: int = 1) -> ClusterSpec:
             source=CLI_SOURCE,
             field="cluster",
         )
+    for name, count in zip(DEFAULT_TYPE_ORDER, counts, strict=True):
+        problem = limits.GPUS_PER_TYPE.problem(count)
+        if problem is not None:
+            raise InputError(f"{name}: {problem}", source=CLI_SOURCE, field="cluster")
+    problem = limits.GPUS_IN_ALL.problem(sum(counts))
+    if problem is not None:
+        raise InputError(problem, source=CLI_SOURCE, field="cluster")
     return ClusterSpec(
         gpu_types=DEFAULT_TYPE_ORDER,
         counts=counts,
@@ -184,8 +196,7 @@ def load_cluster_toml(path: str | Path, gpus_per_server: int = 1) -> ClusterSpec
             raise bad((key,), f"unknown key; expected one of {', '.join(_TOP_KEYS)}")
     if "gpus_per_server" in data:
         size = data["gpus_per_server"]
-        if not _is_int(size) or size < 1:
-            raise bad(("gpus_per_server",), f"must be an integer >= 1, got {size!r}")
+        _bounded(toml, ("gpus_per_server",), size, limits.GPUS_PER_SERVER)
     types = data.get("types")
     if not isinstance(types, dict) or not types:
         raise bad(("types",), "a [types] table with at least one GPU type is required")
@@ -209,31 +220,39 @@ def load_cluster_toml(path: str | Path, gpus_per_server: int = 1) -> ClusterSpec
             if "count" not in value:
                 raise bad(("types", name, "count"), "missing")
             count = value["count"]
-            if not _is_int(count) or count < 0:
-                raise bad(("types", name, "count"), f"must be an integer >= 0, got {count!r}")
+            _bounded(toml, ("types", name, "count"), count, limits.GPUS_PER_TYPE)
             if "gpus_per_server" in value:
                 type_size = value["gpus_per_server"]
-                if not _is_int(type_size) or type_size < 1:
-                    raise bad(
-                        ("types", name, "gpus_per_server"),
-                        f"must be an integer >= 1, got {type_size!r}",
-                    )
+                _bounded(
+                    toml, ("types", name, "gpus_per_server"), type_size, limits.GPUS_PER_SERVER
+                )
         else:
             count = value
-            if not _is_int(count) or count < 0:
+            if not _is_int(count):
                 raise bad(
                     ("types", name),
                     f"must be an integer >= 0 or a table {{ count = N, gpus_per_server = M }}, "
                     f"got {count!r}",
                 )
+            _bounded(toml, ("types", name), count, limits.GPUS_PER_TYPE)
         names.append(name.lower())
         counts.append(count)
         sizes.append(type_size)
     if sum(counts) == 0:
         raise bad(("types",), "the cluster has no GPUs (all counts are 0)")
+    _bounded(toml, ("types",), sum(counts), limits.GPUS_IN_ALL)
     return ClusterSpec(
         gpu_types=tuple(names),
         counts=tuple(counts),
         gpus_per_server=tuple(sizes),
         source=toml.source,
     )
+
+
+def _bounded(
+    toml: tomlfile.TomlFile, key: tuple[str, ...], value: object, bound: limits.Bound
+) -> None:
+    """Raises the InputError naming ``key``'s line when ``value`` is out of ``bound``."""
+    problem = bound.problem(value)
+    if problem is not None:
+        raise toml.error(key, problem)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cluster import ClusterSpec
+from hetsim import limits
 from scheduler import conic, policies, registry
 
 QUIRK_MODES = ("none", "gavel")
@@ -32,6 +33,14 @@ def ftf_isolated_misfit(mode: str, policy_names: Iterable[str], owner: str) -> s
     return None
 
 
+def _bounded(what: str, value: object, bound: limits.Bound) -> None:
+    """ValueError when ``value`` is outside ``bound`` (the CLI checks each option first,
+    naming it; this guards every other way a config is built)."""
+    problem = bound.problem(value)
+    if problem is not None:
+        raise ValueError(f"{what} {problem}")
+
+
 @dataclass(frozen=True)
 class WindowConfig:
     """The measurement window: jobs with ids in ``[start, end)``."""
@@ -42,6 +51,7 @@ class WindowConfig:
     def __post_init__(self) -> None:
         if self.start < 0 or self.end <= self.start:
             raise ValueError(f"window {self.start}:{self.end} must satisfy 0 <= start < end")
+        _bounded("window end", self.end, limits.WINDOW_END)
 
     def __contains__(self, job_id: object) -> bool:
         return isinstance(job_id, int) and self.start <= job_id < self.end
@@ -120,8 +130,11 @@ class WorkloadConfig:
             rate = self.rate_per_hour
             if rate is None or not math.isfinite(rate) or rate <= 0:
                 raise ValueError(f"rate must be a positive number of jobs/hour, not {rate}")
-        if self.max_jobs is not None and self.max_jobs < 1:
-            raise ValueError("max jobs must be >= 1")
+            _bounded("rate", rate, limits.RATE)
+        elif self.multi_gpu:
+            raise ValueError("multi-GPU jobs are drawn by the generator; a trace has its own")
+        if self.max_jobs is not None:
+            _bounded("max jobs", self.max_jobs, limits.JOBS)
 
 
 @dataclass(frozen=True)
@@ -168,12 +181,14 @@ class SimConfig:
             or not all(c > 0 for c in self.type_costs)
         ):
             raise ValueError("type costs need one positive number per GPU type of the cluster")
-        if self.seed < 0:
-            raise ValueError("seed must be >= 0")
-        if not self.round_s > 0:
-            raise ValueError("round length must be > 0")
-        if self.timeout_s is not None and not self.timeout_s > 0:
-            raise ValueError("timeout must be > 0")
+        if self.type_costs is not None:
+            for cost in self.type_costs:
+                _bounded("type cost", cost, limits.TYPE_COST)
+        _bounded("seed", self.seed, limits.SEED)
+        _bounded("round length", self.round_s, limits.ROUND_S)
+        _bounded("reset interval", self.reset_interval_s, limits.RESET_INTERVAL_S)
+        if self.timeout_s is not None:
+            _bounded("timeout", self.timeout_s, limits.TIMEOUT_S)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

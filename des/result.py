@@ -78,6 +78,8 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "saturation_message": None if verdict is None else verdict.message,
         "saturation_time_s": None if verdict is None else verdict.time,
         "utilization": {"overall": overall, "per_type": per_type},
+        # types whose last server is smaller than the rest: {type: its size}
+        "partial_servers": cfg.cluster.partial_servers(),
         "jobs_arrived": outcome.jobs_arrived,
         "jobs_completed": len(completions),
         "jobs_failed": [f.job_id for f in outcome.failed],

@@ -8,10 +8,11 @@ code 2; nothing is left half-written.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
@@ -32,19 +33,30 @@ from des.config import (
     ftf_isolated_misfit,
 )
 from des.result import build_result
-from des.simulation import Simulation
+from des.simulation import Simulation, load_workload
+from hetsim import limits
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError
-from hetsim.output import StagedDir, dumps
+from hetsim.output import check_output_file, dumps
+from hetsim.rundir import StagedDir, check_target
 from scheduler import conic, registry
 from scheduler.policies import FTF_DEFAULT
 from sweep import report, table
 from sweep.executors import Backend, open_backend
-from sweep.runner import SweepState, load_records, run_sweep
+from sweep.runner import SweepState, check_sweep_dir, load_records, run_sweep
 from sweep.spec import load_sweep, with_overrides
-from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
+from workloads import (
+    GeneratorConfig,
+    Job,
+    ThroughputTable,
+    generate_n,
+    load_throughputs,
+    write_trace,
+)
 
 EXIT_BAD_INPUT = 2
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
+EVENTS_FILE = "events.jsonl"
 EXIT_RUNS_FAILED = 1
 DEFAULT_WINDOW = "4000:5000"
 
@@ -100,13 +112,16 @@ def parse_window(text: str) -> WindowConfig:
         if len(parts) != 2:
             raise ValueError
         start, end = int(parts[0]), int(parts[1])
-        return WindowConfig(start, end)
     except ValueError:
+        start, end = -1, -1
+    if not 0 <= start < end:
         raise InputError(
             f"'{text}' is not a window START:END of job ids with 0 <= START < END",
             source="--window",
             field="window",
-        ) from None
+        )
+    limits.WINDOW_END.check_option("--window", end)
+    return WindowConfig(start, end)
 
 
 def _progress_printer(stream: TextIO) -> Callable[[Simulation], None]:
@@ -137,7 +152,7 @@ def _fmt_h(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds / 3600:.2f} h"
 
 
-def summary_lines(result: dict[str, Any], out_dir: Path) -> list[str]:
+def summary_lines(result: dict[str, Any], out_dir: Path, events: bool = False) -> list[str]:
     cfg = result["config"]
     cluster = ClusterSpec.from_dict(cfg["cluster"])
     types = " ".join(f"{t}:{c}" for t, c in zip(cluster.gpu_types, cluster.counts, strict=True))
@@ -171,7 +186,20 @@ def summary_lines(result: dict[str, Any], out_dir: Path) -> list[str]:
     ]
     if result["saturated"]:
         lines.append(f"  SATURATED ({result['saturation_reason']}): {result['saturation_message']}")
-    lines.append(f"  wrote {out_dir / 'result.json'}")
+    partial = result.get("partial_servers") or {}
+    if partial:
+        sizes = dict(zip(cluster.gpu_types, cluster.gpus_per_server, strict=True))
+        lines.append(
+            "  note: "
+            + "; ".join(
+                f"{t}: {cluster.count(t)} GPUs in servers of {sizes[t]} leave a last server of {n}"
+                for t, n in partial.items()
+            )
+        )
+    wrote = [out_dir / "result.json"]
+    if events:
+        wrote.append(out_dir / EVENTS_FILE)
+    lines.append(f"  wrote {' and '.join(str(p) for p in wrote)}")
     return lines
 
 
@@ -199,12 +227,33 @@ def cli() -> None:
     "--window", "window_text", help=f"Measurement window START:END of job ids [{DEFAULT_WINDOW}]."
 )
 @click.option("--multi-gpu", is_flag=True, help="Generate multi-GPU jobs (1/2/4/8 GPUs).")
-@click.option("--gpus-per-server", type=int, default=1, show_default=True)
+@click.option(
+    "--gpus-per-server",
+    type=int,
+    default=1,
+    show_default=True,
+    help="GPUs per server of every type (a cluster file may set its own); a multi-GPU job "
+    "must fit on one server or take whole servers.",
+)
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="Gavel TSV trace.")
-@click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
+@click.option(
+    "--throughputs",
+    "throughputs_path",
+    type=click.Path(dir_okay=False),
+    help="Measured throughputs, in the reference's simulation_throughputs.json format "
+    "[the shipped file].",
+)
 @click.option("--max-jobs", type=int, help="Stop generating jobs after this many.")
-@click.option("--round-length", type=float, default=360.0, show_default=True, help="Seconds.")
-@click.option("--reset-interval", type=float, default=1920.0, show_default=True, help="Seconds.")
+@click.option(
+    "--round-length", type=float, default=360.0, show_default=True, help="Seconds (10-86,400)."
+)
+@click.option(
+    "--reset-interval",
+    type=float,
+    default=1920.0,
+    show_default=True,
+    help="Least seconds between allocation resets; 0 resets at every allocation.",
+)
 @click.option(
     "--solvers",
     default=",".join(conic.DEFAULT_CHAIN),
@@ -235,20 +284,29 @@ def cli() -> None:
 @click.option("--saturation-min-rate", type=float, default=0.1, show_default=True)
 @click.option("--saturation-min-util", type=float, default=0.99, show_default=True)
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(),
+    help="Directory to write: new, empty, or an earlier run's (with --force).",
+)
+@click.option("--force", is_flag=True, help="Replace the earlier run in DIR.")
 @click.option("--quiet", is_flag=True, help="No progress line and no summary.")
 def run(**opts: Any) -> None:
     """Simulate one configuration and write DIR/result.json."""
     config = build_config(opts)
     throughputs = load_throughputs(config.workload.throughputs_path)
+    jobs = _trace_jobs(config, throughputs)
     quiet = bool(opts["quiet"])
     out_dir = Path(opts["out_dir"])
+    check_target(out_dir, "--out", force=bool(opts["force"]))
     progress = None if quiet else _progress_printer(sys.stderr)
-    with StagedDir(out_dir) as staged:
-        events_fh = (staged.path / "events.jsonl").open("w") if opts["events"] else None
+    with StagedDir(out_dir, "--out") as staged:
+        events_fh = (staged.path / EVENTS_FILE).open("w") if opts["events"] else None
         try:
             configure_logging(events_fh)
-            sim = Simulation(config, throughputs=throughputs, progress=progress)
+            sim = Simulation(config, throughputs=throughputs, jobs=jobs, progress=progress)
             outcome = sim.run()
         finally:
             if events_fh is not None:
@@ -260,12 +318,33 @@ def run(**opts: Any) -> None:
         (staged.path / "result.json").write_text(dumps(result), encoding="utf-8")
         staged.commit()
     if not quiet:
-        for line in summary_lines(result, out_dir):
+        for line in summary_lines(result, out_dir, events=bool(opts["events"])):
             click.echo(line)
 
 
+def _trace_jobs(config: SimConfig, throughputs: ThroughputTable) -> list[Job] | None:
+    """A trace's jobs, read before the run so that a window reaching past the trace's
+    last job is refused instead of reported as jobs that never finished."""
+    if config.workload.trace_path is None:
+        return None
+    jobs = list(load_workload(config, throughputs))
+    window = config.window
+    if window is not None and window.end > len(jobs):
+        raise InputError(
+            f"{window.start}:{window.end} reaches beyond the workload: the trace has "
+            f"{len(jobs)} jobs (ids 0-{len(jobs) - 1})",
+            source="--window",
+            field="window",
+        )
+    return jobs
+
+
 def build_config(opts: dict[str, Any]) -> SimConfig:
-    """Validates the ``run`` options into a :class:`SimConfig` (InputError on bad input)."""
+    """Validates the ``run`` options into a :class:`SimConfig` (InputError on bad input).
+
+    Each option is checked against its bound (hetsim.limits) and named in the error,
+    so the configuration's own checks never have to speak for an option.
+    """
     policy = opts["policy"]
     if policy not in registry.names():
         raise InputError(
@@ -281,28 +360,48 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
         raise InputError("give --rate (generated jobs) or --trace FILE", field="rate")
     if trace_path is not None and rate is not None:
         raise InputError("give either --rate or --trace, not both", field="rate")
-    if rate is not None and not rate > 0:
-        raise InputError(f"rate must be > 0 jobs/hour, not {rate}", source="--rate", field="rate")
+    if rate is not None:
+        limits.RATE.check_option("--rate", rate)
     if trace_path is not None and not Path(trace_path).is_file():
         raise InputError("no such file", source=trace_path, field="trace")
+    if trace_path is not None and opts["multi_gpu"]:
+        raise InputError(
+            "applies to generated jobs only; a trace gives each job's GPU count",
+            source="--multi-gpu",
+            field="multi-gpu",
+        )
+    if opts["multi_gpu"] and registry.get(policy).single_gpu_only:
+        raise InputError(
+            f"policy '{policy}' supports single-GPU jobs only",
+            source="--multi-gpu",
+            field="multi-gpu",
+        )
     max_jobs = opts["max_jobs"]
-    if max_jobs is not None and max_jobs < 1:
-        raise InputError("must be >= 1", source="--max-jobs", field="max-jobs")
+    if max_jobs is not None:
+        limits.JOBS.check_option("--max-jobs", max_jobs)
     window_text = opts["window_text"]
     if window_text is None and trace_path is None and max_jobs is None:
         window_text = DEFAULT_WINDOW
     window = parse_window(window_text) if window_text is not None else None
+    if window is not None and max_jobs is not None and window.end > max_jobs:
+        raise InputError(
+            f"{window.start}:{window.end} reaches beyond the workload: --max-jobs {max_jobs} "
+            f"makes jobs 0-{max_jobs - 1}",
+            source="--window",
+            field="window",
+        )
     try:
         solvers = conic.validate_chain([s for s in opts["solvers"].split(",") if s])
     except ValueError as exc:
         raise InputError(str(exc), source="--solvers", field="solvers") from None
-    if opts["seed"] < 0:
-        raise InputError("seed must be >= 0", source="--seed", field="seed")
-    for name in ("round_length", "reset_interval", "timeout"):
-        value = opts[name]
-        if value is not None and (value < 0 or (name != "reset_interval" and value == 0)):
-            flag = "--" + name.replace("_", "-")
-            raise InputError(f"must be > 0, not {value}", source=flag, field=flag[2:])
+    limits.SEED.check_option("--seed", opts["seed"])
+    limits.ROUND_S.check_option("--round-length", opts["round_length"])
+    limits.RESET_INTERVAL_S.check_option("--reset-interval", opts["reset_interval"])
+    if opts["timeout"] is not None:
+        limits.TIMEOUT_S.check_option("--timeout", opts["timeout"])
+    limits.SATURATION_WINDOW.check_option("--saturation-window", opts["saturation_window"])
+    limits.SATURATION_MIN_RATE.check_option("--saturation-min-rate", opts["saturation_min_rate"])
+    limits.SATURATION_MIN_UTIL.check_option("--saturation-min-util", opts["saturation_min_util"])
     try:
         saturation = SaturationConfig(
             enabled=not opts["no_saturation"],
@@ -312,23 +411,36 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
         )
     except ValueError as exc:
         raise InputError(str(exc), source="--saturation-*", field="saturation") from None
-    type_costs = None
-    if opts["type_costs"]:
-        try:
-            type_costs = tuple(float(v) for v in opts["type_costs"].split(":"))
-        except ValueError:
-            raise InputError(
-                f"'{opts['type_costs']}' is not a list of numbers A:B:C",
-                source="--type-costs",
-                field="type-costs",
-            ) from None
+    type_costs = _type_costs(opts["type_costs"], cluster)
     misfit = ftf_isolated_misfit(opts["ftf_isolated"], [policy], "the run")
     if misfit is not None:
         raise InputError(misfit, source="--ftf-isolated", field="ftf-isolated")
     try:
         return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
-    except ValueError as exc:
-        raise InputError(str(exc), field="config") from None
+    except ValueError as exc:  # a check above should have named the option first
+        raise InputError(str(exc), source="hetsim run") from None
+
+
+def _type_costs(text: str | None, cluster: ClusterSpec) -> tuple[float, ...] | None:
+    """``--type-costs A:B:C``: one cost per GPU type of the cluster, each within bounds."""
+    if not text:
+        return None
+    try:
+        costs = tuple(float(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError(
+            f"'{text}' is not a list of numbers A:B:C", source="--type-costs", field="type-costs"
+        ) from None
+    if len(costs) != cluster.num_types:
+        raise InputError(
+            f"'{text}' gives {len(costs)} costs; the cluster has {cluster.num_types} GPU types "
+            f"({', '.join(cluster.gpu_types)})",
+            source="--type-costs",
+            field="type-costs",
+        )
+    for cost in costs:
+        limits.TYPE_COST.check_option("--type-costs", cost)
+    return costs
 
 
 def _sim_config(
@@ -380,13 +492,18 @@ def trace(
     out_path: str,
 ) -> None:
     """Write the reference generator's jobs as a Gavel TSV trace."""
-    if num_jobs < 1:
-        raise InputError("must be >= 1", source="--jobs", field="jobs")
-    if seed < 0:
-        raise InputError("seed must be >= 0", source="--seed", field="seed")
+    limits.RATE.check_option("--rate", rate)
+    limits.JOBS.check_option("--jobs", num_jobs)
+    limits.SEED.check_option("--seed", seed)
+    check_output_file(Path(out_path), "--out")
     throughputs = load_throughputs(throughputs_path)
     config = GeneratorConfig(rate_per_hour=rate, seed=seed, multi_gpu=multi_gpu)
-    count = write_trace(out_path, generate_n(config, throughputs, num_jobs))
+    try:
+        count = write_trace(out_path, generate_n(config, throughputs, num_jobs))
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {out_path}: {exc.strerror or exc}", source="--out", field="out"
+        ) from None
     click.echo(f"wrote {count} jobs to {out_path}")
 
 
@@ -396,6 +513,8 @@ def trace(
 @click.option("--at", "at_hours", type=float, help="Show which jobs held GPUs at this hour.")
 def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
     """Replay DIR/events.jsonl: job timelines, the cluster at a time, a cross-check."""
+    if at_hours is not None:
+        limits.REPLAY_AT_H.check_option("--at", at_hours)
     rep = replay_mod.load(path)
     for job_id in job_ids:
         story = rep.jobs.get(job_id)
@@ -418,7 +537,7 @@ def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
     )
     result_path = Path(rep.source).with_name("result.json")
     if result_path.is_file():
-        result = json.loads(result_path.read_text(encoding="utf-8"))
+        result = replay_mod.load_result(result_path)
         window = result.get("window") or {}
         avg, count = rep.window_average(window.get("start"), window.get("end"))
         theirs = result.get("avg_jct_s")
@@ -463,6 +582,8 @@ def _int_list(text: str | None, flag: str) -> tuple[int, ...] | None:
             source=flag,
             field=flag[2:],
         )
+    for value in values:
+        limits.SEED.check_option(flag, value)
     return values
 
 
@@ -541,12 +662,13 @@ def sweep(
     skips finished runs. DIR gets results.csv, comparison.csv and plots/.
     """
     spec = load_sweep(_resolve_scenario(target), quick=quick)
-    if budget is not None and not budget > 0:
-        raise InputError(f"must be > 0, not {budget}", source="--budget", field="budget")
-    if jobs is not None and jobs < 1:
-        raise InputError(f"must be >= 1, not {jobs}", source="--jobs", field="jobs")
+    if budget is not None:
+        limits.TIMEOUT_S.check_option("--budget", budget)
+    if jobs is not None:
+        limits.WORKERS.check_option("--jobs", jobs)
     spec = with_overrides(spec, seeds=_int_list(seeds, "--seeds"), budget_s=budget, quirks=quirks)
     out = Path(out_dir) if out_dir else Path("sweeps") / (spec.name + ("-quick" if quick else ""))
+    check_sweep_dir(out, spec)
     configure_logging(None)
     display = _SweepDisplay(sys.stderr, quiet)
 
@@ -619,8 +741,19 @@ def policies() -> None:
         click.echo(f"{name:{width}s}  {registry.get(name).summary}")
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that it unwinds as SIGINT does: every
+    staging directory and temporary file is removed on the way out."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns every input error into one line and exit 2."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         cli.main(args=argv, prog_name="hetsim", standalone_mode=False)
     except InputError as exc:
@@ -629,9 +762,20 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("hetsim: aborted", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("hetsim: terminated", err=True)
+        sys.exit(EXIT_TERMINATED)
     except click.ClickException as exc:
         click.echo(f"hetsim: error: {exc.format_message()}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except OSError as exc:
+        # a file that cannot be read or written where no command checked it first
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"hetsim: error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

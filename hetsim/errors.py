@@ -33,3 +33,8 @@ class InputError(Exception):
             where += ": "
         what = f"field '{self.field}': " if self.field is not None else ""
         return f"{where}{what}{self.message}"
+
+
+def option_error(flag: str, message: str) -> InputError:
+    """The InputError of a command-line option: ``--rate: field 'rate': MESSAGE``."""
+    return InputError(message, source=flag, field=flag.lstrip("-"))

@@ -103,32 +103,81 @@ def load(path: str | os.PathLike[str]) -> Replay:
     events: list[dict[str, Any]] = []
     jobs: dict[int, JobStory] = {}
     end_reason = None
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not JSON: {exc.msg}", source=source, line=lineno) from None
-            if not isinstance(ev, dict):
-                raise InputError("not a JSON object", source=source, line=lineno)
-            name = ev.get("event")
-            t = ev.get("sim_time")
-            if not isinstance(name, str):
-                raise InputError("missing", source=source, line=lineno, field="event")
-            if not isinstance(t, int | float):
-                raise InputError(
-                    "missing or not a number", source=source, line=lineno, field="sim_time"
-                )
-            for key in _REQUIRED.get(name, ()):
-                if key not in ev:
-                    raise InputError(f"missing in '{name}'", source=source, line=lineno, field=key)
-            events.append(ev)
-            _apply(jobs, name, float(t), ev)
-            if name == "run_ended":
-                end_reason = ev.get("reason")
+    last_t = 0.0
+    try:
+        with p.open("rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError("not UTF-8 text", source=source, line=lineno) from None
+                if not line.strip():
+                    continue
+                ev = _event(line, source, lineno)
+                t = float(ev["sim_time"])
+                if t < last_t:
+                    raise InputError(
+                        f"time goes backwards ({t} after {last_t})",
+                        source=source,
+                        line=lineno,
+                        field="sim_time",
+                    )
+                last_t = t
+                events.append(ev)
+                _apply(jobs, str(ev["event"]), t, ev)
+                if ev["event"] == "run_ended":
+                    end_reason = ev.get("reason")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=source) from None
     return Replay(source, events, jobs, end_reason)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# what each field an event needs must be, and how to say it
+_CHECKS: dict[str, tuple[Any, str]] = {
+    "job_id": (_is_count, "an integer >= 0"),
+    "scale_factor": (lambda v: _is_count(v) and v >= 1, "an integer >= 1"),
+    "model": (lambda v: isinstance(v, str), "a string"),
+    "gpu_type": (lambda v: isinstance(v, str), "a string"),
+    "gpus": (lambda v: isinstance(v, list) and all(_is_count(g) for g in v), "a list of GPU ids"),
+    "jct_s": (_is_number, "a finite number"),
+    "arrival_time": (_is_number, "a finite number"),
+}
+
+
+def _event(line: str, source: str, lineno: int) -> dict[str, Any]:
+    """One line's event, with the fields replay relies on checked."""
+
+    def bad(message: str, field: str | None = None) -> InputError:
+        return InputError(message, source=source, line=lineno, field=field)
+
+    try:
+        ev = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise bad(f"not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise bad("not JSON: nested too deeply") from None
+    if not isinstance(ev, dict):
+        raise bad("not a JSON object")
+    name = ev.get("event")
+    if not isinstance(name, str):
+        raise bad("missing or not a string", "event")
+    if not _is_number(ev.get("sim_time")) or ev["sim_time"] < 0:
+        raise bad("missing or not a finite number >= 0", "sim_time")
+    for key in _REQUIRED.get(name, ()):
+        if key not in ev:
+            raise bad(f"missing in '{name}'", key)
+    for key, (ok, what) in _CHECKS.items():
+        if key in ev and name in _REQUIRED and not ok(ev[key]):
+            raise bad(f"must be {what}, not {json.dumps(ev[key])[:40]}", key)
+    return ev
 
 
 def _apply(jobs: dict[int, JobStory], name: str, t: float, ev: dict[str, Any]) -> None:
@@ -149,6 +198,30 @@ def _apply(jobs: dict[int, JobStory], name: str, t: float, ev: dict[str, Any]) -
         story.finish = t
         if story.arrival is None and "arrival_time" in ev:
             story.arrival = float(ev["arrival_time"])
+
+
+def load_result(path: Path) -> dict[str, Any]:
+    """The fields of a result.json that replay compares with the trace, checked."""
+    source = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", source=source) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", source=source) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not JSON: {exc.msg}", source=source, line=exc.lineno) from None
+    if not isinstance(data, dict):
+        raise InputError("not a JSON object", source=source, line=1)
+    window = data.get("window")
+    if window is not None and not (
+        isinstance(window, dict) and all(_is_count(window.get(k)) for k in ("start", "end"))
+    ):
+        raise InputError("must be null or {start, end} job ids", source=source, field="window")
+    avg = data.get("avg_jct_s")
+    if avg is not None and not _is_number(avg):
+        raise InputError("must be null or a finite number", source=source, field="avg_jct_s")
+    return data
 
 
 def job_lines(story: JobStory) -> list[str]:

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/hetsim run --policy max_min_fairness_perf --cluster 36:36:36 --rate 2.0 \
-  --seed 0 --window 4000:5000 --out runs/demo "$@"
+  --seed 0 --window 4000:5000 --out runs/demo --force "$@"

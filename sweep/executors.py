@@ -42,8 +42,17 @@ def local_pool(jobs: int) -> Iterator[Backend]:
     if jobs < 1:
         raise InputError(f"must be >= 1, not {jobs}", source="--jobs", field="jobs")
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
         yield Backend(pool, jobs, f"{jobs} local worker process{'es' if jobs > 1 else ''}")
+    except BaseException:
+        # interrupted (SIGTERM, Ctrl-C, an error): do not wait for the runs in flight,
+        # whose records would be written by this process anyway; stop the workers
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise
+    pool.shutdown(wait=True)
 
 
 @contextmanager

@@ -25,7 +25,8 @@ from typing import Any
 
 import structlog
 
-from hetsim.output import write_json_atomic
+from hetsim.errors import InputError, option_error
+from hetsim.output import check_output_dir, write_json_atomic
 from sweep.executors import Backend
 from sweep.spec import SPEC_FILE, RunKey, SweepSpec
 from sweep.task import run_one, simulator_fingerprint
@@ -34,6 +35,9 @@ log = structlog.get_logger()
 
 RUNS_DIR = "runs"
 RESULT_STATUSES = ("ok", "saturated", "timeout")
+SWEEP_IDENTITY = ("name", "trace", "quick")
+"""What makes a directory's sweep.json the same sweep (other keys may change: seeds,
+rates, the budget, and the runs they leave unreusable are run again)."""
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +93,37 @@ def remove_stale_temporaries(out_dir: Path) -> int:
         path.unlink(missing_ok=True)
         count += 1
     return count
+
+
+def check_sweep_dir(out_dir: Path, spec: SweepSpec, flag: str = "--out") -> None:
+    """Refuses (InputError naming ``flag``) a directory that is not this sweep's: one
+    holding another sweep (its sweep.json names another scenario), or anything else
+    that is not empty. The same sweep again resumes; an empty directory is taken."""
+    if not check_output_dir(out_dir, flag) or not any(out_dir.iterdir()):
+        return
+    path = out_dir / SPEC_FILE
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise option_error(
+            flag,
+            f"{out_dir} is not empty and holds no sweep ({SPEC_FILE}); give a new or empty "
+            "directory, or the sweep's own",
+        ) from None
+    except (OSError, ValueError):
+        raise InputError(f"unreadable; is {out_dir} a sweep?", source=str(path)) from None
+    if not isinstance(stored, dict):
+        raise InputError(f"not a sweep description; is {out_dir} a sweep?", source=str(path))
+    mine = spec.to_dict()
+    differ = [k for k in SWEEP_IDENTITY if stored.get(k) != mine[k]]
+    if differ:
+        theirs = ", ".join(f"{k} {stored.get(k)!r}" for k in differ)
+        raise option_error(
+            flag,
+            f"{out_dir} holds another sweep ({theirs} in its {SPEC_FILE}, this one has "
+            + ", ".join(f"{k} {mine[k]!r}" for k in differ)
+            + "); give another directory",
+        )
 
 
 @dataclass
@@ -173,11 +208,19 @@ def run_sweep(
     on_progress: Callable[[SweepState], None] = lambda state: None,
     on_backend: Callable[[Backend], None] = lambda backend: None,
 ) -> SweepOutcome:
-    """Runs what is left of ``spec`` under ``out_dir`` and returns every record."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)
-    write_json_atomic(out_dir / SPEC_FILE, spec.to_dict())
+    """Runs what is left of ``spec`` under ``out_dir`` and returns every record.
+
+    Nothing is written until a backend is open (or nothing is left to run), so a
+    backend that cannot start (an unreachable Dask scheduler) leaves no trace."""
+
+    def prepare() -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out_dir)
+        write_json_atomic(out_dir / SPEC_FILE, spec.to_dict())
+
     todo, reused = plan(spec, out_dir)
+    if not todo:
+        prepare()
     state = SweepState(total=len(spec.runs()), reused=reused)
     started = time.perf_counter()
     on_progress(state)
@@ -185,6 +228,8 @@ def run_sweep(
     retry: list[RunKey] = []
     while todo and (retry or state.finished < state.total):
         with backend() as opened:
+            if not (out_dir / SPEC_FILE).is_file():
+                prepare()
             on_backend(opened)
             state.slots = opened.slots
             broken = _drain(spec, out_dir, opened, queue, retry, state, on_progress)

@@ -40,7 +40,7 @@ from des.config import (
     WorkloadConfig,
     ftf_isolated_misfit,
 )
-from hetsim import tomlfile
+from hetsim import limits, tomlfile
 from hetsim.errors import InputError
 from scheduler import conic, registry
 from scheduler.policies import FTF_DEFAULT
@@ -204,12 +204,17 @@ class _Reader:
                 raise self.bad("rates", "need start > 0, step > 0 and stop >= start")
             if (stop - start) / step > MAX_RATE_POINTS:
                 raise self.bad("rates", f"more than {MAX_RATE_POINTS} rates")
+            for rate in (start, stop):
+                problem = limits.RATE.problem(rate)
+                if problem is not None:
+                    raise self.bad("rates", f"start and stop {problem}")
             return rate_grid(start, stop, step)
         if not isinstance(value, list) or not value:
             raise self.bad("rates", "must be a list of jobs/hour or {start, stop, step}")
         for rate in value:
-            if not _is_number(rate) or not math.isfinite(rate) or rate <= 0:
-                raise self.bad("rates", f"every rate must be a number > 0 jobs/hour, got {rate!r}")
+            problem = limits.RATE.problem(rate)
+            if problem is not None:
+                raise self.bad("rates", f"every rate {problem}")
         rates = tuple(round(float(r), 6) for r in value)
         if len(set(rates)) != len(rates):
             raise self.bad("rates", "lists a rate twice")
@@ -220,8 +225,9 @@ class _Reader:
         if not isinstance(value, list) or not value:
             raise self.bad("seeds", "must be a non-empty list of integers >= 0")
         for seed in value:
-            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-                raise self.bad("seeds", f"every seed must be an integer >= 0, got {seed!r}")
+            problem = limits.SEED.problem(seed)
+            if problem is not None:
+                raise self.bad("seeds", f"every seed {problem}")
         if len(set(value)) != len(value):
             raise self.bad("seeds", "lists a seed twice")
         return tuple(value)
@@ -232,16 +238,21 @@ class _Reader:
         try:
             if len(parts) != 2:
                 raise ValueError
-            return WindowConfig(int(parts[0]), int(parts[1]))
+            start, end = int(parts[0]), int(parts[1])
         except ValueError:
-            raise self.bad(
-                "window", f"must be 'START:END' with 0 <= START < END, got {value!r}"
-            ) from None
+            start, end = -1, -1
+        if not 0 <= start < end:
+            raise self.bad("window", f"must be 'START:END' with 0 <= START < END, got {value!r}")
+        problem = limits.WINDOW_END.problem(end)
+        if problem is not None:
+            raise self.bad("window", f"END {problem}")
+        return WindowConfig(start, end)
 
-    def positive(self, key: str) -> float:
+    def bounded(self, key: str, bound: limits.Bound) -> float:
         value = self.table[key]
-        if not _is_number(value) or not math.isfinite(value) or value <= 0:
-            raise self.bad(key, f"must be a number > 0, got {value!r}")
+        problem = bound.problem(value)
+        if problem is not None:
+            raise self.bad(key, problem)
         return float(value)
 
     def flag(self, key: str) -> bool:
@@ -262,8 +273,9 @@ class _Reader:
     def cluster(self, base: Path) -> ClusterSpec:
         value = self.table["cluster"]
         size = self.table.get("gpus_per_server", 1)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise self.bad("gpus_per_server", f"must be an integer >= 1, got {size!r}")
+        problem = limits.GPUS_PER_SERVER.problem(size)
+        if problem is not None:
+            raise self.bad("gpus_per_server", problem)
         if not isinstance(value, str):
             raise self.bad("cluster", f"must be 'A:B:C' or a cluster .toml path, got {value!r}")
         if value.endswith(".toml"):
@@ -294,7 +306,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "tie_break": lambda: reader.flag("tie_break"),
         "ftf_isolated": lambda: reader.string("ftf_isolated", FTF_ISOLATED_MODES),
         "solvers": reader.solvers,
-        "budget_s": lambda: reader.positive("budget_s"),
+        "budget_s": lambda: reader.bounded("budget_s", limits.TIMEOUT_S),
     }
     for key, read in readers.items():
         if key in table:

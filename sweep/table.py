@@ -170,10 +170,25 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     """Reads a results.csv back into typed rows (InputError naming file, line, column)."""
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"no such file; `hetsim plot {path.parent} --rebuild` rebuilds it from the "
+            "sweep's run records",
+            source=str(path),
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text; is it a results.csv?", source=str(path)) from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise InputError("holds a NUL byte; is it a results.csv?", source=str(path), line=line)
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        lines = list(reader)
+    except csv.Error as exc:
+        raise InputError(f"not CSV: {exc}", source=str(path), line=reader.line_num) from None
+    header = lines[0] if lines else None
     if header is None:
         raise InputError("empty file; expected a header line", source=str(path), line=1)
     missing = [c for c in COLUMNS if c not in header]
@@ -182,7 +197,7 @@ def read_results(path: Path) -> list[dict[str, Any]]:
             f"missing column(s) {', '.join(missing)}", source=str(path), line=1, field=missing[0]
         )
     rows = []
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in enumerate(lines[1:], start=2):
         if not cells:
             continue
         if len(cells) != len(header):

@@ -102,9 +102,18 @@ def test_sweep_writes_table_comparison_and_plots_then_plot_redraws(
         (["sweep", "fig99"], "unknown scenario 'fig99'"),
         (["sweep", "missing.toml"], "missing.toml: field 'scenario': no such file"),
         (["sweep", "fig9", "--seeds", "0,-1"], "--seeds: field 'seeds'"),
-        (["sweep", "fig9", "--budget", "0"], "--budget: field 'budget': must be > 0"),
-        (["sweep", "fig9", "--jobs", "0"], "--jobs: field 'jobs': must be >= 1"),
-        (["plot", "nowhere"], "results.csv: cannot read"),
+        (
+            ["sweep", "fig9", "--budget", "0"],
+            "--budget: field 'budget': must be a number in (0, 2,592,000] s",
+        ),
+        (
+            ["sweep", "fig9", "--jobs", "0"],
+            "--jobs: field 'jobs': must be an integer in [1, 1,024]",
+        ),
+        (
+            ["plot", "nowhere"],
+            "results.csv: no such file; `hetsim plot",
+        ),
     ],
 )
 def test_bad_sweep_input_is_one_line_and_exit_2(

@@ -92,12 +92,12 @@ def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "line", "field", "words"),
     [
-        (("rates = [1.0, 2.0]", "rates = [1.0, -2.0]"), 4, "rates", "> 0"),
+        (("rates = [1.0, 2.0]", "rates = [1.0, -2.0]"), 4, "rates", "in [0.001, 10,000] jobs/h"),
         (("rates = [1.0, 2.0]", "rates = { start = 1, stop = 2 }"), 4, "rates", "missing step"),
         (('"fifo"]', '"fifo", "nope"]'), 3, "policies", "unknown policy 'nope'"),
         (('window = "10:30"', 'window = "30:10"'), 7, "window", "START:END"),
         (('cluster = "4:4:4"', 'cluster = "4:4"'), 6, "cluster", "expected"),
-        (("seeds = [0]", "seeds = [0, -1]"), 5, "seeds", ">= 0"),
+        (("seeds = [0]", "seeds = [0, -1]"), 5, "seeds", "in [0, 2,147,483,647]"),
         (('trace = "single-gpu"', 'trace = "both"'), 2, "trace", "single-gpu, multi-gpu"),
         (('name = "t"', 'name = "t"\nbogus = 1'), 2, "bogus", "unknown key"),
         (('name = "t"', 'name = "t"\nftf_isolated = "x"'), 2, "ftf_isolated", "share, las"),

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from hetsim import limits
 from hetsim.errors import InputError
 from workloads.textfile import read_text
 
@@ -195,10 +196,11 @@ class _Parser:
                 if not (
                     isinstance(value, list)
                     and len(value) == 2
-                    and all(_is_number(v) and 0 <= v < math.inf for v in value)
+                    and all(limits.THROUGHPUT.problem(v) is None for v in value)
                 ):
                     self.fail(
-                        "must be a list of two non-negative numbers [own, other's steps/s]",
+                        "must be a list of two numbers [own, other's steps/s], each "
+                        + limits.THROUGHPUT.describe(),
                         "/".join(other_path),
                         other_path,
                     )
@@ -220,6 +222,8 @@ class _Parser:
             problem = f"must be >= 0, not {value}"
         elif math.isinf(value):
             problem = "must be finite"
+        else:
+            problem = limits.THROUGHPUT.problem(value)
         if problem is not None:
             self.fail(problem, field, (*path, "null"))
         return float(value)

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import NoReturn
 
+from hetsim import limits
 from hetsim.errors import InputError
 from workloads.job import Job
 from workloads.textfile import read_text
@@ -84,7 +85,8 @@ def write_trace(path: str | os.PathLike[str], jobs: Iterable[Job]) -> int:
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        # a clean-up that fails too (a read-only file system) must not hide the error
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return count
@@ -111,6 +113,8 @@ def read_trace(
         if not text.strip():
             continue
         parser = _LineParser(source, lineno)
+        if len(jobs) == limits.MAX_JOBS:
+            parser.fail("job_type", f"a trace may hold at most {limits.MAX_JOBS:,} jobs")
         job = parser.job(len(jobs), text)
         if jobs and job.arrival_time < jobs[-1].arrival_time:
             parser.fail(
@@ -118,12 +122,14 @@ def read_trace(
                 f"arrival times must not decrease ({job.arrival_time:f} after "
                 f"{jobs[-1].arrival_time:f})",
             )
-        if throughputs is not None and not throughputs.has(job.model, job.scale_factor, gpu_types):
-            parser.fail(
-                "job_type",
-                f"throughput file {throughputs.source} lacks "
-                f"{key_text(job.model, job.scale_factor)}",
-            )
+        if throughputs is not None:
+            if not throughputs.has(job.model, job.scale_factor, gpu_types):
+                parser.fail(
+                    "job_type",
+                    f"throughput file {throughputs.source} lacks "
+                    f"{key_text(job.model, job.scale_factor)}",
+                )
+            parser.duration(job, throughputs, gpu_types)
         jobs.append(job)
     if not jobs:
         raise InputError("trace has no jobs (the file is empty)", source=source)
@@ -155,6 +161,27 @@ class _LineParser:
         except ValueError:
             self.fail(field, f"must be an integer, not {text!r}")
 
+    def bounded(self, field: str, value: float, bound: limits.Bound) -> float:
+        problem = bound.problem(value)
+        if problem is not None:
+            self.fail(field, problem)
+        return value
+
+    def duration(
+        self, job: Job, throughputs: ThroughputTable, gpu_types: Sequence[str] | None
+    ) -> None:
+        """Fails when the job would run longer than the bound even on its fastest type."""
+        types = throughputs.gpu_types if gpu_types is None else tuple(gpu_types)
+        fastest = float(max(throughputs.isolated(job.model, job.scale_factor, types), default=0))
+        if fastest > 0:
+            problem = limits.JOB_DURATION_S.problem(job.total_steps / fastest)
+            if problem is not None:
+                self.fail(
+                    "total_steps",
+                    f"{job.total_steps:g} steps at {fastest:g} steps/s take "
+                    f"{job.total_steps / fastest:.3g} s; the run time {problem}",
+                )
+
     def job(self, job_id: int, text: str) -> Job:
         fields = text.split("\t")
         if len(fields) != len(FIELDS):
@@ -164,19 +191,22 @@ class _LineParser:
             self.fail("job_type", "must not be empty")
         if data_dir.strip() not in ("0", "1"):
             self.fail("needs_data_dir", f"must be 0 or 1, not {data_dir!r}")
-        total_steps = self.number("total_steps", steps)
-        if total_steps <= 0:
-            self.fail("total_steps", f"must be > 0, not {steps!r}")
+        total_steps = self.bounded(
+            "total_steps", self.number("total_steps", steps), limits.TRACE_STEPS
+        )
         scale_factor = self.integer("scale_factor", scale)
         if scale_factor < 1:
             self.fail("scale_factor", f"must be at least 1, not {scale_factor}")
-        priority_weight = self.number("priority_weight", weight)
-        if priority_weight <= 0:
-            self.fail("priority_weight", f"must be > 0, not {weight!r}")
+        self.bounded("scale_factor", scale_factor, limits.GPUS_IN_ALL)
+        priority_weight = self.bounded(
+            "priority_weight", self.number("priority_weight", weight), limits.PRIORITY_WEIGHT
+        )
         slo_value = self.number("SLO", slo)
-        arrival_time = self.number("arrival_time", arrival)
-        if arrival_time < 0:
-            self.fail("arrival_time", f"must be >= 0, not {arrival!r}")
+        if slo_value >= 0:
+            self.bounded("SLO", slo_value, limits.TIME_S)
+        arrival_time = self.bounded(
+            "arrival_time", self.number("arrival_time", arrival), limits.TIME_S
+        )
         return Job(
             job_id=job_id,
             model=model,
