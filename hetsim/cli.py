@@ -433,6 +433,33 @@ def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
             raise click.ClickException("the trace and result.json disagree")
 
 
+@cli.command("diff")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), help="Write plots here.")
+@click.option("--top", type=int, default=10, show_default=True, help="Jobs listed per extreme.")
+def diff_command(run_a: str, run_b: str, as_json: bool, out_dir: str | None, top: int) -> None:
+    """Compare two runs on the same jobs (RUN_B may be a reference run folder)."""
+    from hetsim import diff, diff_plots
+
+    a, b = diff.load_run(run_a), diff.load_run(run_b)
+    try:
+        report = diff.compare(a, b, top=top)
+    except ValueError as exc:
+        raise InputError(str(exc), source=run_b) from None
+    written = []
+    if out_dir is not None:
+        written = diff_plots.write_outputs(Path(out_dir), report, a, b, diff.ratio_table(a, b))
+    if as_json:
+        click.echo(dumps(report), nl=False)
+        return
+    for line in diff.report_lines(report):
+        click.echo(line)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
 def _resolve_scenario(target: str) -> Path:
     path = scenarios.path_of(target)
     if path is not None:
