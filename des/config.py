@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from cluster import ClusterSpec
@@ -188,3 +188,42 @@ class SimConfig:
         types = self.cluster.gpu_types
         ref = self.workload.reference_type
         return types.index(ref) if ref in types else 0
+
+
+def _section(cls: type[Any], data: Any, name: str) -> Any:
+    """``cls(**data)``, ValueError naming an unknown or missing key of ``name``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"config.{name}: not an object")
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ValueError(f"config.{name}: unknown key '{key}'")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ValueError(f"config.{name}: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any]) -> SimConfig:
+    """The :class:`SimConfig` that :meth:`SimConfig.to_dict` stored (a result's
+    ``config``); ValueError naming the key that is unknown or wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("config: not an object")
+    out = dict(data)
+    known = {f.name for f in fields(SimConfig)}
+    for key in out:
+        if key not in known:
+            raise ValueError(f"config: unknown key '{key}'")
+    try:
+        out["cluster"] = ClusterSpec.from_dict(out["cluster"], source="config.cluster")
+    except KeyError:
+        raise ValueError("config: missing key 'cluster'") from None
+    out["workload"] = _section(WorkloadConfig, out.get("workload"), "workload")
+    if out.get("window") is not None:
+        out["window"] = _section(WindowConfig, out["window"], "window")
+    if "saturation" in out:
+        out["saturation"] = _section(SaturationConfig, out["saturation"], "saturation")
+    for key in ("solvers", "type_costs"):
+        if out.get(key) is not None:
+            out[key] = tuple(out[key])
+    return _section(SimConfig, out, "")  # type: ignore[no-any-return]

@@ -35,6 +35,7 @@ from des.result import build_result
 from des.simulation import Simulation
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError
+from hetsim.eventlog import trace_processors
 from hetsim.output import StagedDir, dumps
 from scheduler import conic, registry
 from scheduler.policies import FTF_DEFAULT
@@ -52,13 +53,6 @@ DEFAULT_WINDOW = "4000:5000"
 # -- structlog configuration (the CLI's job, never a library module's) --------------------
 
 
-def _event_first(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
-    """Puts ``event`` and ``sim_time`` first in each trace line, for reading by eye."""
-    head = {"event": event_dict.pop("event"), "sim_time": event_dict.pop("sim_time", None)}
-    head.update(event_dict)
-    return head
-
-
 def _echo_warnings(
     _: Any, method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -72,12 +66,7 @@ def configure_logging(events_file: TextIO | None) -> None:
     """Events to ``events_file`` as JSON lines (all levels), or only warnings to stderr."""
     if events_file is not None:
         structlog.configure(
-            processors=[
-                structlog.processors.add_log_level,
-                _echo_warnings,
-                _event_first,
-                structlog.processors.JSONRenderer(),
-            ],
+            processors=trace_processors(_echo_warnings),
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
             logger_factory=structlog.WriteLoggerFactory(file=events_file),
             cache_logger_on_first_use=False,
@@ -394,8 +383,12 @@ def trace(
 @click.argument("path", type=click.Path())
 @click.option("--job", "job_ids", type=int, multiple=True, help="Show this job's timeline.")
 @click.option("--at", "at_hours", type=float, help="Show which jobs held GPUs at this hour.")
-def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
+@click.option("--verify", is_flag=True, help="Re-simulate and compare the events (exit 1: differ).")
+def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None, verify: bool) -> None:
     """Replay DIR/events.jsonl: job timelines, the cluster at a time, a cross-check."""
+    if verify:
+        _verify(Path(path))
+        return
     rep = replay_mod.load(path)
     for job_id in job_ids:
         story = rep.jobs.get(job_id)
@@ -458,6 +451,46 @@ def diff_command(run_a: str, run_b: str, as_json: bool, out_dir: str | None, top
         click.echo(line)
     for path in written:
         click.echo(f"wrote {path}")
+
+
+@cli.group()
+def export() -> None:
+    """Write a run in another tool's format."""
+
+
+@export.command("perfetto")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False))
+def export_perfetto_command(run_dir: str, out_path: str) -> None:
+    """DIR/events.jsonl as a Perfetto trace (open it at ui.perfetto.dev)."""
+    from hetsim.export_perfetto import export as export_trace
+
+    started = time.perf_counter()
+    stats = export_trace(run_dir, out_path)
+    click.echo(
+        f"wrote {out_path}: {stats.bytes / 1e6:.1f} MB, {stats.tracks:,} tracks, "
+        f"{stats.slices:,} slices, {stats.packets:,} packets "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def _verify(run_dir: Path) -> None:
+    from hetsim.verify import verify
+
+    outcome = verify(run_dir)
+    for note in outcome.notes:
+        click.echo(f"note: {note}", err=True)
+    events = f"{outcome.events_compared:,} events"
+    if outcome.difference is not None:
+        click.echo(
+            f"DIFFERENT after {events} ({outcome.wall_s:.1f} s): {outcome.difference.describe()}"
+        )
+        sys.exit(EXIT_RUNS_FAILED)
+    upto = " up to the recorded wall-clock timeout" if outcome.stopped_at_timeout else ""
+    click.echo(
+        f"identical: {events} re-simulated{upto} match {run_dir / 'events.jsonl'} "
+        f"({outcome.wall_s:.1f} s)"
+    )
 
 
 def _resolve_scenario(target: str) -> Path:
