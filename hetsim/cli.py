@@ -493,7 +493,7 @@ def _verify(run_dir: Path) -> None:
     )
 
 
-def _resolve_scenario(target: str) -> Path:
+def resolve_scenario(target: str) -> Path:
     path = scenarios.path_of(target)
     if path is not None:
         return path
@@ -600,7 +600,7 @@ def sweep(
     Results go to DIR/runs/ as each run finishes; running the same command again
     skips finished runs. DIR gets results.csv, comparison.csv and plots/.
     """
-    spec = load_sweep(_resolve_scenario(target), quick=quick)
+    spec = load_sweep(resolve_scenario(target), quick=quick)
     if budget is not None and not budget > 0:
         raise InputError(f"must be > 0, not {budget}", source="--budget", field="budget")
     if jobs is not None and jobs < 1:
