@@ -150,6 +150,8 @@ class SimConfig:
     # now, with its whole time since arrival (the reference's code of the published
     # finish-time-fairness curves).
     ftf_isolated: str = policies.FTF_DEFAULT
+    # End the run at this simulated time (seconds) and report the state there.
+    stop_at_s: float | None = None
 
     def __post_init__(self) -> None:
         spec = registry.get(self.policy)  # KeyError naming the known policies
@@ -174,6 +176,10 @@ class SimConfig:
             raise ValueError("round length must be > 0")
         if self.timeout_s is not None and not self.timeout_s > 0:
             raise ValueError("timeout must be > 0")
+        if self.stop_at_s is not None and not (
+            math.isfinite(self.stop_at_s) and self.stop_at_s > 0
+        ):
+            raise ValueError("stop-at time must be > 0")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TELEMETRY_FILE = "telemetry.parquet"
+STATE_FILE = "state.json"
 
 
 def _pandas() -> Any:
@@ -53,10 +54,12 @@ class Result:
     summary: dict[str, Any]
     path: Path | None = None
     _replay: replay.Replay | None = None
+    # With stop_at=HOURS: the state at that instant (DIR/state.json), else None.
+    state: dict[str, Any] | None = None
 
     def __getattr__(self, name: str) -> Any:
         summary = self.__dict__.get("summary", {})
-        if name in summary:
+        if name in summary and not name.startswith("_"):
             return summary[name]
         raise AttributeError(f"Result has no field '{name}'")
 
@@ -153,7 +156,9 @@ def load(path: str | os.PathLike[str]) -> Result:
         raise InputError(f"not JSON: {exc.msg}", source=str(result_path), line=exc.lineno) from None
     events = root / "events.jsonl"
     rep = replay.load(events) if events.is_file() else None
-    return Result(summary, root, rep)
+    state_path = root / STATE_FILE
+    state = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
+    return Result(summary, root, rep, state)
 
 
 def _config(options: dict[str, Any]) -> SimConfig:
@@ -233,6 +238,8 @@ def _run_into(config: SimConfig, out_dir: Path, events: bool) -> Result:
                 events_fh.close()
             structlog.configure(**saved)
         (staged.path / "result.json").write_text(dumps(build_result(outcome)), encoding="utf-8")
+        if outcome.state is not None:
+            (staged.path / STATE_FILE).write_text(dumps(outcome.state), encoding="utf-8")
         staged.commit()
     return load(out_dir)
 

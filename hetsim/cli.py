@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import sys
 import time
@@ -48,6 +49,7 @@ from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
 EXIT_BAD_INPUT = 2
 EXIT_RUNS_FAILED = 1
 DEFAULT_WINDOW = "4000:5000"
+STATE_FILE = "state.json"
 
 
 # -- structlog configuration (the CLI's job, never a library module's) --------------------
@@ -223,6 +225,7 @@ def cli() -> None:
 @click.option("--saturation-window", type=int, default=100, show_default=True)
 @click.option("--saturation-min-rate", type=float, default=0.1, show_default=True)
 @click.option("--saturation-min-util", type=float, default=0.99, show_default=True)
+@click.option("--stop-at", type=float, help="End at this simulated hour and write DIR/state.json.")
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--quiet", is_flag=True, help="No progress line and no summary.")
@@ -247,10 +250,14 @@ def run(**opts: Any) -> None:
             sys.stderr.write("\n")
         result = build_result(outcome)
         (staged.path / "result.json").write_text(dumps(result), encoding="utf-8")
+        if outcome.state is not None:
+            (staged.path / STATE_FILE).write_text(dumps(outcome.state), encoding="utf-8")
         staged.commit()
     if not quiet:
         for line in summary_lines(result, out_dir):
             click.echo(line)
+        if outcome.state is not None:
+            click.echo(f"  wrote {out_dir / STATE_FILE} (the state at t = {opts['stop_at']} h)")
 
 
 def build_config(opts: dict[str, Any]) -> SimConfig:
@@ -314,6 +321,9 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     misfit = ftf_isolated_misfit(opts["ftf_isolated"], [policy], "the run")
     if misfit is not None:
         raise InputError(misfit, source="--ftf-isolated", field="ftf-isolated")
+    stop_at = opts.get("stop_at")
+    if stop_at is not None and not (math.isfinite(stop_at) and stop_at > 0):
+        raise InputError(f"must be > 0 hours, not {stop_at}", source="--stop-at", field="stop-at")
     try:
         return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
     except ValueError as exc:
@@ -350,6 +360,7 @@ def _sim_config(
         tie_break=not opts["no_tie_break"],
         type_costs=type_costs,
         ftf_isolated=opts["ftf_isolated"],
+        stop_at_s=None if opts.get("stop_at") is None else opts["stop_at"] * 3600.0,
     )
 
 

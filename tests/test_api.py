@@ -113,3 +113,14 @@ def test_sweep_returns_the_results_table(tmp_path: Path) -> None:
     assert list(table.rate) == [0.2, 0.5] and set(table.status) == {"ok"}
     assert (tmp_path / "out" / "results.csv").is_file()
     assert table.avg_jct_h.notna().all()
+
+
+def test_stop_at_gives_the_state(tmp_path: Path) -> None:
+    """run(stop_at=HOURS) ends there; the Result carries the state, also after load."""
+    r = hetsim.run(policy="fifo", cluster="2:2:2", rate=0.4, seed=3, stop_at=20.0, events=False)
+    assert r.end_reason == "stopped_at" and r.state is not None
+    assert r.state["sim_time_h"] == 20.0 and r.state["active_jobs"] == len(r.state["jobs"])
+    kept = hetsim.run(
+        policy="fifo", cluster="2:2:2", rate=0.4, seed=3, stop_at=20.0, out=tmp_path / "s"
+    )
+    assert hetsim.load(tmp_path / "s").state == kept.state == r.state
