@@ -50,6 +50,16 @@ def _round_changes(ra: Round, rb: Round, *, types_only: bool) -> list[dict[str, 
     return out
 
 
+def _add_details(changes: list[dict[str, Any]], view: RunView, r: Round, key: str) -> None:
+    """What the run knew of the differing jobs in that round (its allocation, and for the
+    reference its printed priority and deficit), under ``details_a`` / ``details_b``."""
+    if view.round_details is None:
+        return
+    details = view.round_details(r, [c["job_id"] for c in changes])
+    for c in changes:
+        c[f"details_{key}"] = details.get(c["job_id"])
+
+
 def first_differences(a: RunView, b: RunView) -> dict[str, Any]:
     """The first paired busy round whose job-to-type assignment differs, and the first
     whose GPU ids differ; each with both runs' times and the jobs that differ there."""
@@ -65,6 +75,9 @@ def first_differences(a: RunView, b: RunView) -> dict[str, Any]:
                 same = ra.placements == rb.placements
             if not same:
                 changes = _round_changes(ra, rb, types_only=types_only)
+                if types_only:
+                    _add_details(changes, a, ra, "a")
+                    _add_details(changes, b, rb, "b")
                 found = {
                     "index": k + 1,
                     "a": _round_info(ra),
@@ -253,12 +266,30 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"{label}: busy round {d['index']} ({ta}, {tb}), {d['jobs_differing']} jobs differ"
         )
-        lines.extend(
-            f"    job {c['job_id']}: A {c['a'] or '-'} | B {c['b'] or '-'}" for c in d["jobs"][:10]
-        )
+        for c in d["jobs"][:10]:
+            lines.append(f"    job {c['job_id']}: A {c['a'] or '-'} | B {c['b'] or '-'}")
+            for side in ("a", "b"):
+                info = c.get(f"details_{side}")
+                if info:
+                    text = ", ".join(f"{k} {_short(v)}" for k, v in info.items() if v is not None)
+                    lines.append(f"        {side.upper()}: {text}")
         if d["jobs_differing"] > 10:
             lines.append(f"    ... and {d['jobs_differing'] - 10} more")
     return lines
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return (
+            "["
+            + " ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in value.items()
+            )
+            + "]"
+        )
+    if isinstance(value, list):
+        return "/".join(str(v) for v in value)
+    return str(value)
 
 
 def _num(x: float | None) -> str:

@@ -113,6 +113,7 @@ def load_reference_run(path: str | os.PathLike[str]) -> RunView:
     if placements is None:
         raise InputError(f"no {' or '.join(PLACEMENT_FILES)}", source=str(root))
     _read_placements(placements, view, renumbering(gpu_types, counts))
+    view.round_details = lambda r, jobs: _row_details(placements, r, jobs)
     printed = summary.get("band_average_jct_s_printed")
     view.reported_avg_jct_s = float(printed) if printed not in (None, "") else None
     return view
@@ -191,3 +192,24 @@ def _timeline(view: RunView) -> dict[str, np.ndarray]:
     busy = [sum(len(g) for _, g in r.placements.values()) for r in view.rounds]
     running = [len(r.placements) for r in view.rounds]
     return timeline_arrays(times, busy, active.tolist(), running)
+
+
+def _row_details(path: Path, at: Round, jobs: list[int]) -> dict[int, dict[str, Any]]:
+    """The reference's priority, deficit and allocation of each job in round ``at``, as
+    its log printed them (jobs it did not place that round have none)."""
+    wanted = set(jobs)
+    out: dict[int, dict[str, Any]] = {j: {} for j in jobs}
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            t = float(row["sim_time_s"])
+            if t > at.time:
+                break
+            job = int(row["job_id"])
+            if t == at.time and job in wanted:
+                out[job] = {
+                    "priority": row.get("priority"),
+                    "deficit": row.get("deficit"),
+                    "allocation": row.get("allocation"),
+                }
+    return out

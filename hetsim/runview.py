@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ class RunView:
     # The run's own window average (result.json or the reference's printed value).
     reported_avg_jct_s: float | None = None
     end_time: float | None = None
+    # What the run knew of some jobs in a round (allocation, priorities...), read on demand.
+    round_details: Callable[[Round, list[int]], dict[int, dict[str, Any]]] | None = None
 
     @property
     def total_gpus(self) -> int:
@@ -129,6 +132,7 @@ def load_hetsim_run(path: str | os.PathLike[str]) -> RunView:
         end_time=result.get("sim_time_s"),
     )
     _read_events(events_path, view)
+    view.round_details = lambda r, jobs: _event_details(events_path, view.gpu_types, r, jobs)
     telemetry = root / "telemetry.parquet"
     if telemetry.is_file():
         view.timeline = _telemetry_timeline(telemetry) or view.timeline
@@ -188,3 +192,30 @@ def _read_events(path: Path, view: RunView) -> None:
     if not view.gpu_types:
         raise InputError("no run_started event", source=source)
     view.timeline = timeline_arrays(times, busy, active, running)
+
+
+def _event_details(
+    path: Path, gpu_types: tuple[str, ...], at: Round, jobs: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Each job's allocation in force in round ``at`` (the last solve at or before it)
+    and the round's type order."""
+    wanted = {str(j) for j in jobs}
+    allocation: dict[str, list[float]] = {}
+    type_order: list[str] | None = None
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            ev = json.loads(line)
+            if ev["sim_time"] > at.time:
+                break
+            if ev["event"] == "allocation_solved":
+                allocation = {k: v for k, v in ev["allocation"].items() if k in wanted}
+            elif ev["event"] == "round_started" and ev["sim_time"] == at.time:
+                type_order = ev["type_order"]
+    out: dict[int, dict[str, Any]] = {}
+    for j in jobs:
+        row = allocation.get(str(j))
+        out[j] = {
+            "allocation": None if row is None else dict(zip(gpu_types, row, strict=False)),
+            "type_order": type_order,
+        }
+    return out

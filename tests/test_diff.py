@@ -135,6 +135,9 @@ def test_one_changed_placement_is_the_first_differing_round(
     job = int(rows[i][1])
     changed = {c["job_id"]: c for c in first["jobs"]}
     assert changed[job]["b"] == "k80 5" and changed[job]["a"].startswith("v100 ")
+    # what each run knew of the job there: hetsim's allocation, the reference's log row
+    assert set(changed[job]["details_a"]["allocation"]) == set(TYPES)
+    assert changed[job]["details_b"]["priority"] == "1.00"
 
 
 def test_two_policies_differ_and_ratios_are_per_job(runs: dict[str, Path]) -> None:
