@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,6 +39,7 @@ from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
 from hetsim.errors import InputError
 from hetsim.output import write_bytes_atomic
+from hetsim.replay import iter_events
 
 NS = 1_000_000_000
 SEQUENCE_ID = 1
@@ -341,21 +341,6 @@ def _layout(run_dir: Path, first: dict[str, Any]) -> Layout:
     return Layout(types, counts, per_server)
 
 
-def _events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                ev = json.loads(line)
-                ev["event"], float(ev["sim_time"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                raise InputError(
-                    "not an event (JSON with event and sim_time)", source=str(path), line=lineno
-                ) from None
-            yield lineno, ev
-
-
 @dataclass(frozen=True)
 class ExportStats:
     packets: int
@@ -373,7 +358,7 @@ def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str]) -> Expo
     buffer = io.BytesIO()
     writer: PerfettoWriter | None = None
     end = 0.0
-    for lineno, ev in _events(path):
+    for lineno, ev in iter_events(path):
         if writer is None:
             if ev["event"] != "run_started":
                 raise InputError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,29 @@ _REQUIRED = {
 }
 
 
+def iter_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each event of a trace file with its line number, checked to be a JSON object
+    with an ``event`` name and a numeric ``sim_time`` (InputError naming the line)."""
+    source = str(path)
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                ev = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"not JSON: {exc.msg}", source=source, line=lineno) from None
+            if not isinstance(ev, dict):
+                raise InputError("not a JSON object", source=source, line=lineno)
+            if not isinstance(ev.get("event"), str):
+                raise InputError("missing", source=source, line=lineno, field="event")
+            if not isinstance(ev.get("sim_time"), int | float):
+                raise InputError(
+                    "missing or not a number", source=source, line=lineno, field="sim_time"
+                )
+            yield lineno, ev
+
+
 def load(path: str | os.PathLike[str]) -> Replay:
     """Parses a trace; InputError naming the file, line and field on malformed input."""
     p = Path(path)
@@ -103,31 +127,15 @@ def load(path: str | os.PathLike[str]) -> Replay:
     events: list[dict[str, Any]] = []
     jobs: dict[int, JobStory] = {}
     end_reason = None
-    with p.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                ev = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not JSON: {exc.msg}", source=source, line=lineno) from None
-            if not isinstance(ev, dict):
-                raise InputError("not a JSON object", source=source, line=lineno)
-            name = ev.get("event")
-            t = ev.get("sim_time")
-            if not isinstance(name, str):
-                raise InputError("missing", source=source, line=lineno, field="event")
-            if not isinstance(t, int | float):
-                raise InputError(
-                    "missing or not a number", source=source, line=lineno, field="sim_time"
-                )
-            for key in _REQUIRED.get(name, ()):
-                if key not in ev:
-                    raise InputError(f"missing in '{name}'", source=source, line=lineno, field=key)
-            events.append(ev)
-            _apply(jobs, name, float(t), ev)
-            if name == "run_ended":
-                end_reason = ev.get("reason")
+    for lineno, ev in iter_events(p):
+        name = ev["event"]
+        for key in _REQUIRED.get(name, ()):
+            if key not in ev:
+                raise InputError(f"missing in '{name}'", source=source, line=lineno, field=key)
+        events.append(ev)
+        _apply(jobs, name, float(ev["sim_time"]), ev)
+        if name == "run_ended":
+            end_reason = ev.get("reason")
     return Replay(source, events, jobs, end_reason)
 
 
