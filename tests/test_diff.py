@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hetsim import diff, replay
 from hetsim.cli import main
@@ -97,6 +99,25 @@ def test_renumbering_maps_reference_ids_to_hetsim_ids() -> None:
     """The reference's K80 0-35 / P100 36-71 / V100 72-107 become 72-107 / 36-71 / 0-35."""
     assert renumbering(TYPES, (36, 36, 36)) == {"v100": -72, "p100": 0, "k80": 72}
     assert renumbering(("v100", "k80"), (4, 8)) == {"v100": -8, "k80": 4}
+
+
+@given(
+    st.lists(
+        st.sampled_from(["v100", "p100", "k80", "a100", "t4"]), min_size=1, max_size=5, unique=True
+    ),
+    st.data(),
+)
+def test_renumbering_is_a_bijection_type_by_type(types: list[str], data: st.DataObject) -> None:
+    """Reference ids (types alphabetical) map onto hetsim's (cluster order), rank for rank."""
+    counts = tuple(data.draw(st.lists(st.integers(0, 9), min_size=len(types), max_size=len(types))))
+    shift = renumbering(tuple(types), counts)
+    ref_start = 0
+    for t in sorted(types):
+        n = counts[types.index(t)]
+        het_start = sum(counts[: types.index(t)])
+        mapped = [r + shift[t] for r in range(ref_start, ref_start + n)]
+        assert mapped == list(range(het_start, het_start + n))
+        ref_start += n
 
 
 def test_a_reference_copy_of_a_run_is_identical(runs: dict[str, Path], tmp_path: Path) -> None:

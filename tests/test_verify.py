@@ -8,13 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scheduler.mechanism
 from cluster import parse_cluster
-from des.config import SimConfig, WindowConfig, WorkloadConfig, config_from_dict
+from des.config import (
+    SaturationConfig,
+    SimConfig,
+    WindowConfig,
+    WorkloadConfig,
+    config_from_dict,
+)
 from des.provenance import code_fingerprint, file_sha256
 from hetsim.cli import main
 from hetsim.verify import verify
+from scheduler import registry
 from tests.cli_helpers import run_cli
 
 
@@ -161,4 +170,42 @@ def test_an_unknown_config_key_is_bad_input(copy: Path, capsys: pytest.CaptureFi
 )
 def test_config_round_trips_through_its_dict(config: SimConfig) -> None:
     """config_from_dict(c.to_dict()) == c, through JSON too."""
+    assert config_from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> SimConfig:
+    policy = draw(st.sampled_from(registry.names()))
+    spec = registry.get(policy)
+    counts = draw(st.lists(st.integers(0, 8), min_size=3, max_size=3).filter(any))
+    trace = draw(st.booleans())
+    start = draw(st.integers(0, 100))
+    return SimConfig(
+        policy=policy,
+        cluster=parse_cluster(
+            ":".join(map(str, counts)), gpus_per_server=draw(st.sampled_from([1, 2, 4]))
+        ),
+        workload=WorkloadConfig(
+            rate_per_hour=None if trace else draw(st.floats(0.1, 9.0)),
+            multi_gpu=False if spec.single_gpu_only else draw(st.booleans()),
+            trace_path="t.tsv" if trace else None,
+            max_jobs=draw(st.none() | st.integers(1, 10_000)),
+        ),
+        window=draw(st.none() | st.just(WindowConfig(start, start + draw(st.integers(1, 50))))),
+        seed=draw(st.integers(0, 2**31)),
+        solvers=tuple(draw(st.permutations(["ecos", "scs", "clarabel"]))),
+        saturation=SaturationConfig(
+            enabled=draw(st.booleans()), window_completions=draw(st.integers(2, 500))
+        ),
+        timeout_s=draw(st.none() | st.floats(1.0, 1e5)),
+        quirks=draw(st.sampled_from(["none", "gavel"])),
+        tie_break=draw(st.booleans()),
+        stop_at_s=draw(st.none() | st.floats(1.0, 1e7)),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(configs())
+def test_any_config_round_trips(config: SimConfig) -> None:
+    """Whatever the configuration, what result.json stores reads back as the same one."""
     assert config_from_dict(json.loads(json.dumps(config.to_dict()))) == config
