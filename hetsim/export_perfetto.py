@@ -22,7 +22,6 @@ ends first, so a GPU handed from one job to another never has overlapping slices
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import (
 from perfetto.trace_builder.proto_builder import StreamingTraceProtoBuilder
 
 from hetsim.errors import InputError
-from hetsim.output import write_bytes_atomic
+from hetsim.output import open_atomic
 from hetsim.replay import iter_events
 
 NS = 1_000_000_000
@@ -350,31 +349,31 @@ class ExportStats:
 
 
 def export(run_dir: str | os.PathLike[str], out: str | os.PathLike[str]) -> ExportStats:
-    """Writes ``out`` (atomically) from ``run_dir``'s events."""
+    """Writes ``out`` from ``run_dir``'s events, streamed to a temporary file that
+    replaces ``out`` only when the export succeeded."""
     root = Path(run_dir)
     path = root / "events.jsonl"
     if not path.is_file():
         raise InputError("no events.jsonl (run with --events to write one)", source=str(root))
-    buffer = io.BytesIO()
-    writer: PerfettoWriter | None = None
-    end = 0.0
-    for lineno, ev in iter_events(path):
-        if writer is None:
-            if ev["event"] != "run_started":
+    with open_atomic(out) as fh:
+        writer: PerfettoWriter | None = None
+        end = 0.0
+        for lineno, ev in iter_events(path):
+            if writer is None:
+                if ev["event"] != "run_started":
+                    raise InputError(
+                        "the first event is not run_started", source=str(path), line=lineno
+                    )
+                writer = PerfettoWriter(fh, _layout(root, ev))
+            try:
+                writer.feed(ev)
+            except (KeyError, TypeError, ValueError) as exc:
                 raise InputError(
-                    "the first event is not run_started", source=str(path), line=lineno
-                )
-            writer = PerfettoWriter(buffer, _layout(root, ev))
-        try:
-            writer.feed(ev)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(
-                f"bad {ev['event']} event ({exc})", source=str(path), line=lineno
-            ) from None
-        end = float(ev["sim_time"])
-    if writer is None:
-        raise InputError("empty trace", source=str(path))
-    writer.close(end)
-    data = buffer.getvalue()
-    write_bytes_atomic(out, data)
-    return ExportStats(writer.packets, writer.tracks, writer.slices, len(data))
+                    f"bad {ev['event']} event ({exc})", source=str(path), line=lineno
+                ) from None
+            end = float(ev["sim_time"])
+        if writer is None:
+            raise InputError("empty trace", source=str(path))
+        writer.close(end)
+        size = fh.tell()
+    return ExportStats(writer.packets, writer.tracks, writer.slices, size)

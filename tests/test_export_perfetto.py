@@ -154,4 +154,4 @@ def test_a_bad_event_line_is_one_line_and_exit_2(
     out = tmp_path / "x.pftrace"
     code, _, err = run_cli(["export", "perfetto", str(broken), "-o", str(out)], capsys)
     assert code == 2 and "events.jsonl:6" in err and err.count("\n") == 1
-    assert not out.exists()
+    assert not out.exists() and not list(tmp_path.glob(".x.pftrace.*"))
