@@ -185,9 +185,9 @@ def compare(a: RunView, b: RunView, *, top: int = 10) -> dict[str, Any]:
                 float((diff <= ABS_TOLERANCE_S).sum() / n_window) if n_window else None
             ),
             "within_rel": REL_TOLERANCE,
-            "within_rel_count": int((diff <= REL_TOLERANCE * ja).sum()),
+            "within_rel_count": int((diff <= REL_TOLERANCE * jb).sum()),
             "within_rel_fraction": (
-                float((diff <= REL_TOLERANCE * ja).sum() / n_window) if n_window else None
+                float((diff <= REL_TOLERANCE * jb).sum() / n_window) if n_window else None
             ),
             "ratio_mean": _mean(finite),
             "ratio_median": float(np.median(finite)) if finite.size else None,
