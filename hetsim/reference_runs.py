@@ -67,6 +67,16 @@ def _cluster(summary: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]
     return DEFAULT_TYPES, counts
 
 
+def _band(summary: dict[str, Any]) -> tuple[int, int] | None:
+    """The band from ``band_job_ids`` ("2000:2500 (start inclusive, ...)"), if given."""
+    text = str(summary.get("band_job_ids") or "").split(" ")[0]
+    try:
+        start, end = (int(v) for v in text.split(":"))
+    except ValueError:
+        return None
+    return start, end
+
+
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     with path.open(encoding="utf-8", newline="") as fh:
         yield from enumerate(csv.DictReader(fh), start=2)
@@ -114,6 +124,8 @@ def load_reference_run(path: str | os.PathLike[str]) -> RunView:
         raise InputError(f"no {' or '.join(PLACEMENT_FILES)}", source=str(root))
     _read_placements(placements, view, renumbering(gpu_types, counts))
     view.round_details = lambda r, jobs: _row_details(placements, r, jobs)
+    if view.window is None:
+        view.window = _band(summary)
     printed = summary.get("band_average_jct_s_printed")
     view.reported_avg_jct_s = float(printed) if printed not in (None, "") else None
     return view

@@ -218,3 +218,12 @@ def test_reads_the_shared_reference_case_g1() -> None:
     assert view.reported_avg_jct_s == 76775.713
     first = view.rounds[0]
     assert first.time == 0.0 and first.placements == {0: ("v100", (0,))}
+
+
+@pytest.mark.skipif(not (SHARED_G1.parent / "g3").is_dir(), reason="reference runs not available")
+def test_reads_the_crashed_reference_case_g3() -> None:
+    """g3 crashed: placements up to the crash, no finished-job table, the band from its
+    summary."""
+    view = load_reference_run(SHARED_G1.parent / "g3")
+    assert view.jct == {} and view.window == (2000, 2500)
+    assert len(view.rounds) == 7670 and view.window_avg_jct() is None
