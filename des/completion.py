@@ -62,6 +62,9 @@ class CompletionTracker:
         self.window_service_gpu_s = 0.0
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
+        # Seconds of service each active job received on each type since it arrived.
+        self.received_s: dict[int, np.ndarray] = {}
+        self._num_types = num_types
         self.completed: list[Completion] = []
         self.failed: list[Completion] = []
         self.monitor_feed = simpy.Store(env)
@@ -90,6 +93,13 @@ class CompletionTracker:
         if window is not None and (dispatch.job_id in window or dispatch.partner in window):
             self.window_service_gpu_s += gpu_s
         self.busy_gpu_s_by_type[dispatch.type_index] += gpu_s
+        for job_id in (
+            (dispatch.job_id, dispatch.partner) if dispatch.partner >= 0 else (dispatch.job_id,)
+        ):
+            got = self.received_s.get(job_id)
+            if got is None:
+                got = self.received_s[job_id] = np.zeros(self._num_types)
+            got[dispatch.type_index] += dispatch.duration
         mech = self.mechanism
         if dispatch.partner >= 0:
             done_a, done_b = mech.credit_pair(dispatch)
@@ -120,6 +130,7 @@ class CompletionTracker:
         now = self.env.now
         done = Completion(job_id, float(jobs.arrival[i]), now, int(jobs.scale_factors[i]))
         self.mechanism.remove_job(job_id)
+        self.received_s.pop(job_id, None)
         self.completed.append(done)
         log.info(
             "job_completed",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from cluster import ClusterSpec
@@ -163,6 +163,8 @@ class SimConfig:
     # now, with its whole time since arrival (the reference's code of the published
     # finish-time-fairness curves).
     ftf_isolated: str = policies.FTF_DEFAULT
+    # End the run at this simulated time (seconds) and report the state there.
+    stop_at_s: float | None = None
 
     def __post_init__(self) -> None:
         spec = registry.get(self.policy)  # KeyError naming the known policies
@@ -189,6 +191,10 @@ class SimConfig:
         _bounded("reset interval", self.reset_interval_s, limits.RESET_INTERVAL_S)
         if self.timeout_s is not None:
             _bounded("timeout", self.timeout_s, limits.TIMEOUT_S)
+        if self.stop_at_s is not None and not (
+            math.isfinite(self.stop_at_s) and self.stop_at_s > 0
+        ):
+            raise ValueError("stop-at time must be > 0")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -203,3 +209,42 @@ class SimConfig:
         types = self.cluster.gpu_types
         ref = self.workload.reference_type
         return types.index(ref) if ref in types else 0
+
+
+def _section(cls: type[Any], data: Any, name: str) -> Any:
+    """``cls(**data)``, ValueError naming an unknown or missing key of ``name``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"config.{name}: not an object")
+    known = {f.name for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ValueError(f"config.{name}: unknown key '{key}'")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ValueError(f"config.{name}: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any]) -> SimConfig:
+    """The :class:`SimConfig` that :meth:`SimConfig.to_dict` stored (a result's
+    ``config``); ValueError naming the key that is unknown or wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("config: not an object")
+    out = dict(data)
+    known = {f.name for f in fields(SimConfig)}
+    for key in out:
+        if key not in known:
+            raise ValueError(f"config: unknown key '{key}'")
+    try:
+        out["cluster"] = ClusterSpec.from_dict(out["cluster"], source="config.cluster")
+    except KeyError:
+        raise ValueError("config: missing key 'cluster'") from None
+    out["workload"] = _section(WorkloadConfig, out.get("workload"), "workload")
+    if out.get("window") is not None:
+        out["window"] = _section(WindowConfig, out["window"], "window")
+    if "saturation" in out:
+        out["saturation"] = _section(SaturationConfig, out["saturation"], "saturation")
+    for key in ("solvers", "type_costs"):
+        if out.get(key) is not None:
+            out[key] = tuple(out[key])
+    return _section(SimConfig, out, "")  # type: ignore[no-any-return]

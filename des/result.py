@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 import hetsim
+from des.provenance import provenance
 from des.simulation import RunOutcome
 
 HOUR = 3600.0
@@ -89,6 +90,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "solver": outcome.solver,
         "profile": outcome.profile,
         "exception": None,
+        "provenance": provenance(cfg.workload.trace_path, cfg.workload.throughputs_path),
         "config": cfg.to_dict(),
     }
 

@@ -95,6 +95,11 @@ class RoundScheduler:
         self._pending: list[Job] = []
         self._idle: simpy.Event | None = None
 
+    @property
+    def pending(self) -> tuple[Job, ...]:
+        """Jobs that arrived since the last round boundary (admitted at the next one)."""
+        return tuple(self._pending)
+
     def on_arrival(self, job: Job) -> None:
         """Called by the arrival process; the job joins at the next round boundary."""
         self.arrived += 1

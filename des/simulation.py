@@ -8,7 +8,8 @@ starts the SimPy processes, and ``run`` drives the clock until the run ends:
 - ``all_jobs_done``: a finite workload (a trace) finished entirely;
 - ``saturated``: the saturation monitor gave up on an overloaded run;
 - ``timeout``: the wall-clock budget ran out;
-- ``stalled``: nothing was left to happen (no arrivals, nothing runnable).
+- ``stalled``: nothing was left to happen (no arrivals, nothing runnable);
+- ``stopped_at``: the configured ``stop_at_s`` came; the outcome carries the state.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from des.completion import Completion, CompletionTracker
 from des.config import SimConfig
 from des.monitor import SaturationDetector, Verdict, saturation_monitor
 from des.rounds import RoundScheduler
+from des.snapshot import snapshot
 from des.worker import GpuWorker
 from scheduler import registry
 from scheduler.mechanism import MechanismConfig, RoundMechanism
@@ -72,6 +74,8 @@ class RunOutcome:
     profile: dict[str, float]
     unrunnable: tuple[int, ...] = ()
     failed: tuple[Completion, ...] = ()
+    # With ``stop_at_s``: the state at that instant (des.snapshot), else None.
+    state: dict[str, Any] | None = None
 
 
 def check_generator_coverage(
@@ -284,7 +288,13 @@ class Simulation:
                     tick_s=max(tick * 3600.0 / 10.0, self.config.round_s),
                 )
             )
+        if self.config.stop_at_s is not None:
+            env.process(self._stop_at(self.config.stop_at_s))
         self._elaborated = True
+
+    def _stop_at(self, when: float) -> Generator[simpy.Event, Any, None]:
+        yield self.env.timeout(when)
+        self._finish("stopped_at")
 
     # -- running -----------------------------------------------------------------------
 
@@ -319,6 +329,7 @@ class Simulation:
             jobs_completed=len(self.tracker.completed),
         )
         stats = self.scheduler.solver_stats
+        state = snapshot(self) if self.end_reason == "stopped_at" else None
         return RunOutcome(
             config=cfg,
             end_reason=self.end_reason,
@@ -335,6 +346,7 @@ class Simulation:
             solver=stats.to_dict(),
             unrunnable=tuple(self.unrunnable_ids),
             failed=tuple(self.tracker.failed),
+            state=state,
             profile={
                 "lp_s": stats.time_s,
                 "lp_build_s": max(0.0, self.mechanism.allocation_s - stats.time_s),

@@ -32,6 +32,9 @@ class GpuWorker:
         self.slices = 0
         self._on_slice_done = on_slice_done
         self._next: simpy.Event = env.event()
+        # The slice running now and when it started (None between slices).
+        self.current: Dispatch | None = None
+        self.started = 0.0
 
     def assign(self, dispatch: Dispatch) -> None:
         """Hands the worker its slice of the coming round."""
@@ -42,7 +45,9 @@ class GpuWorker:
         while True:
             dispatch: Dispatch = yield self._next
             self._next = env.event()
+            self.current, self.started = dispatch, env.now
             yield env.timeout(dispatch.duration)
+            self.current = None
             self.busy_s += dispatch.duration
             self.slices += 1
             self._on_slice_done(dispatch)

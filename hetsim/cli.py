@@ -9,6 +9,7 @@ code 2; nothing is left half-written.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import signal
 import sys
@@ -37,6 +38,7 @@ from des.simulation import Simulation, load_workload
 from hetsim import limits
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError
+from hetsim.eventlog import trace_processors
 from hetsim.output import check_output_file, dumps
 from hetsim.rundir import StagedDir, check_target
 from scheduler import conic, registry
@@ -59,16 +61,10 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 EVENTS_FILE = "events.jsonl"
 EXIT_RUNS_FAILED = 1
 DEFAULT_WINDOW = "4000:5000"
+STATE_FILE = "state.json"
 
 
 # -- structlog configuration (the CLI's job, never a library module's) --------------------
-
-
-def _event_first(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
-    """Puts ``event`` and ``sim_time`` first in each trace line, for reading by eye."""
-    head = {"event": event_dict.pop("event"), "sim_time": event_dict.pop("sim_time", None)}
-    head.update(event_dict)
-    return head
 
 
 def _echo_warnings(
@@ -84,12 +80,7 @@ def configure_logging(events_file: TextIO | None) -> None:
     """Events to ``events_file`` as JSON lines (all levels), or only warnings to stderr."""
     if events_file is not None:
         structlog.configure(
-            processors=[
-                structlog.processors.add_log_level,
-                _echo_warnings,
-                _event_first,
-                structlog.processors.JSONRenderer(),
-            ],
+            processors=trace_processors(_echo_warnings),
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
             logger_factory=structlog.WriteLoggerFactory(file=events_file),
             cache_logger_on_first_use=False,
@@ -283,6 +274,7 @@ def cli() -> None:
 @click.option("--saturation-window", type=int, default=100, show_default=True)
 @click.option("--saturation-min-rate", type=float, default=0.1, show_default=True)
 @click.option("--saturation-min-util", type=float, default=0.99, show_default=True)
+@click.option("--stop-at", type=float, help="End at this simulated hour and write DIR/state.json.")
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
 @click.option(
     "--out",
@@ -316,10 +308,14 @@ def run(**opts: Any) -> None:
             sys.stderr.write("\n")
         result = build_result(outcome)
         (staged.path / "result.json").write_text(dumps(result), encoding="utf-8")
+        if outcome.state is not None:
+            (staged.path / STATE_FILE).write_text(dumps(outcome.state), encoding="utf-8")
         staged.commit()
     if not quiet:
         for line in summary_lines(result, out_dir, events=bool(opts["events"])):
             click.echo(line)
+        if outcome.state is not None:
+            click.echo(f"  wrote {out_dir / STATE_FILE} (the state at t = {opts['stop_at']} h)")
 
 
 def _trace_jobs(config: SimConfig, throughputs: ThroughputTable) -> list[Job] | None:
@@ -415,6 +411,9 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     misfit = ftf_isolated_misfit(opts["ftf_isolated"], [policy], "the run")
     if misfit is not None:
         raise InputError(misfit, source="--ftf-isolated", field="ftf-isolated")
+    stop_at = opts.get("stop_at")
+    if stop_at is not None and not (math.isfinite(stop_at) and stop_at > 0):
+        raise InputError(f"must be > 0 hours, not {stop_at}", source="--stop-at", field="stop-at")
     try:
         return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
     except ValueError as exc:  # a check above should have named the option first
@@ -473,6 +472,7 @@ def _sim_config(
         tie_break=not opts["no_tie_break"],
         type_costs=type_costs,
         ftf_isolated=opts["ftf_isolated"],
+        stop_at_s=None if opts.get("stop_at") is None else opts["stop_at"] * 3600.0,
     )
 
 
@@ -511,8 +511,12 @@ def trace(
 @click.argument("path", type=click.Path())
 @click.option("--job", "job_ids", type=int, multiple=True, help="Show this job's timeline.")
 @click.option("--at", "at_hours", type=float, help="Show which jobs held GPUs at this hour.")
-def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
+@click.option("--verify", is_flag=True, help="Re-simulate and compare the events (exit 1: differ).")
+def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None, verify: bool) -> None:
     """Replay DIR/events.jsonl: job timelines, the cluster at a time, a cross-check."""
+    if verify:
+        _verify(Path(path))
+        return
     if at_hours is not None:
         limits.REPLAY_AT_H.check_option("--at", at_hours)
     rep = replay_mod.load(path)
@@ -552,7 +556,74 @@ def replay(path: str, job_ids: tuple[int, ...], at_hours: float | None) -> None:
             raise click.ClickException("the trace and result.json disagree")
 
 
-def _resolve_scenario(target: str) -> Path:
+@cli.command("diff")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), help="Write plots here.")
+@click.option("--top", type=int, default=10, show_default=True, help="Jobs listed per extreme.")
+def diff_command(run_a: str, run_b: str, as_json: bool, out_dir: str | None, top: int) -> None:
+    """Compare two runs on the same jobs (RUN_B may be a reference run folder)."""
+    from hetsim import diff, diff_plots
+
+    a, b = diff.load_run(run_a), diff.load_run(run_b)
+    try:
+        report = diff.compare(a, b, top=top)
+    except ValueError as exc:
+        raise InputError(str(exc), source=run_b) from None
+    written = []
+    if out_dir is not None:
+        written = diff_plots.write_outputs(Path(out_dir), report, a, b, diff.ratio_table(a, b))
+    if as_json:
+        click.echo(dumps(report), nl=False)
+        return
+    for line in diff.report_lines(report):
+        click.echo(line)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@cli.group()
+def export() -> None:
+    """Write a run in another tool's format."""
+
+
+@export.command("perfetto")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False))
+def export_perfetto_command(run_dir: str, out_path: str) -> None:
+    """DIR/events.jsonl as a Perfetto trace (open it at ui.perfetto.dev)."""
+    from hetsim.export_perfetto import export as export_trace
+
+    started = time.perf_counter()
+    stats = export_trace(run_dir, out_path)
+    click.echo(
+        f"wrote {out_path}: {stats.bytes / 1e6:.1f} MB, {stats.tracks:,} tracks, "
+        f"{stats.slices:,} slices, {stats.packets:,} packets "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def _verify(run_dir: Path) -> None:
+    from hetsim.verify import verify
+
+    outcome = verify(run_dir)
+    for note in outcome.notes:
+        click.echo(f"note: {note}", err=True)
+    events = f"{outcome.events_compared:,} events"
+    if outcome.difference is not None:
+        click.echo(
+            f"DIFFERENT after {events} ({outcome.wall_s:.1f} s): {outcome.difference.describe()}"
+        )
+        sys.exit(EXIT_RUNS_FAILED)
+    upto = " up to the recorded wall-clock timeout" if outcome.stopped_at_timeout else ""
+    click.echo(
+        f"identical: {events} re-simulated{upto} match {run_dir / 'events.jsonl'} "
+        f"({outcome.wall_s:.1f} s)"
+    )
+
+
+def resolve_scenario(target: str) -> Path:
     path = scenarios.path_of(target)
     if path is not None:
         return path
@@ -661,7 +732,7 @@ def sweep(
     Results go to DIR/runs/ as each run finishes; running the same command again
     skips finished runs. DIR gets results.csv, comparison.csv and plots/.
     """
-    spec = load_sweep(_resolve_scenario(target), quick=quick)
+    spec = load_sweep(resolve_scenario(target), quick=quick)
     if budget is not None:
         limits.TIMEOUT_S.check_option("--budget", budget)
     if jobs is not None:

@@ -9,8 +9,9 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from hetsim.errors import InputError, option_error
 
@@ -61,16 +62,18 @@ def check_output_file(path: Path, flag: str) -> None:
         raise bad(f"cannot write in {parent} (read-only or not permitted)")
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file in the same directory: a
-    reader (or a killed writer) sees the old file or the new one, never a part.
-    The file is opened normally, so it gets the usual permissions (umask), not 0600."""
+@contextlib.contextmanager
+def open_atomic(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` whole when the block ends without error:
+    written to a temporary file in the same directory, then renamed over ``path``; a
+    reader (or a killed writer) sees the old file or the new one, never a part. The
+    file is opened normally, so it gets the usual permissions (umask), not 0600."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
         with tmp.open("xb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -79,6 +82,12 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Writes ``data`` to ``path`` atomically (see :func:`open_atomic`)."""
+    with open_atomic(path) as fh:
+        fh.write(data)
 
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:

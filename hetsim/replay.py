@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,20 +93,13 @@ _REQUIRED = {
 }
 
 
-def load(path: str | os.PathLike[str]) -> Replay:
-    """Parses a trace; InputError naming the file, line and field on malformed input."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "events.jsonl"
-    source = str(p)
-    if not p.is_file():
-        raise InputError("no such file (run with --events to write one)", source=source)
-    events: list[dict[str, Any]] = []
-    jobs: dict[int, JobStory] = {}
-    end_reason = None
+def iter_events(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each event of a trace file with its line number, checked (see :func:`_event`)
+    and in time order (InputError naming the file, line and field otherwise)."""
+    source = str(path)
     last_t = 0.0
     try:
-        with p.open("rb") as fh:
+        with path.open("rb") as fh:
             for lineno, raw in enumerate(fh, start=1):
                 try:
                     line = raw.decode("utf-8")
@@ -123,12 +117,28 @@ def load(path: str | os.PathLike[str]) -> Replay:
                         field="sim_time",
                     )
                 last_t = t
-                events.append(ev)
-                _apply(jobs, str(ev["event"]), t, ev)
-                if ev["event"] == "run_ended":
-                    end_reason = ev.get("reason")
+                yield lineno, ev
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", source=source) from None
+
+
+def load(path: str | os.PathLike[str]) -> Replay:
+    """Parses a trace; InputError naming the file, line and field on malformed input."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "events.jsonl"
+    source = str(p)
+    if not p.is_file():
+        raise InputError("no such file (run with --events to write one)", source=source)
+    events: list[dict[str, Any]] = []
+    jobs: dict[int, JobStory] = {}
+    end_reason = None
+    for _lineno, ev in iter_events(p):
+        name = str(ev["event"])
+        events.append(ev)
+        _apply(jobs, name, float(ev["sim_time"]), ev)
+        if name == "run_ended":
+            end_reason = ev.get("reason")
     return Replay(source, events, jobs, end_reason)
 
 

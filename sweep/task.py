@@ -12,17 +12,16 @@ its result, and ``hetsim run --events`` replays any point in full.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import socket
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from des.config import SimConfig
+from des.provenance import code_fingerprint
 from des.result import build_result
 from des.simulation import Simulation
 from workloads import ThroughputTable, load_throughputs
@@ -30,21 +29,10 @@ from workloads import ThroughputTable, load_throughputs
 STATUSES = ("ok", "saturated", "timeout", "error")
 
 
-SIMULATOR_PACKAGES = ("des", "scheduler", "cluster", "workloads")
-
-
-@functools.lru_cache(maxsize=1)
 def simulator_fingerprint() -> str:
     """A hash of the simulator's code and data (the packages that decide a result), so
     that a sweep never reuses a record made by different simulation code."""
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for package in SIMULATOR_PACKAGES:
-        for path in sorted((root / package).rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".json"):
-                digest.update(str(path.relative_to(root)).encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return code_fingerprint()
 
 
 @functools.lru_cache(maxsize=4)
