@@ -60,7 +60,9 @@ def test_every_run_is_recorded_and_a_rerun_reuses_them(tiny: SweepSpec, tmp_path
     assert first.state.done == 4 and first.state.reused == 0 and first.state.errors == 0
     assert {r["status"] for r in first.records} == {"ok"}
     for record in first.records:
-        assert record["result"]["window_jobs_completed"] == 20
+        # with quirks a job too slow for one step a round fails, as in the reference
+        result = record["result"]
+        assert result["window_jobs_completed"] + result["window_jobs_failed"] == 20
         assert record["config"]["policy"] == record["key"]["policy"]
     before = _files(out)
     assert len(before) == 4

@@ -187,12 +187,12 @@ def configs(draw: st.DrawFn) -> SimConfig:
         ),
         workload=WorkloadConfig(
             rate_per_hour=None if trace else draw(st.floats(0.1, 9.0)),
-            multi_gpu=False if spec.single_gpu_only else draw(st.booleans()),
+            multi_gpu=False if spec.single_gpu_only or trace else draw(st.booleans()),
             trace_path="t.tsv" if trace else None,
             max_jobs=draw(st.none() | st.integers(1, 10_000)),
         ),
         window=draw(st.none() | st.just(WindowConfig(start, start + draw(st.integers(1, 50))))),
-        seed=draw(st.integers(0, 2**31)),
+        seed=draw(st.integers(0, 2**31 - 1)),
         solvers=tuple(draw(st.permutations(["ecos", "scs", "clarabel"]))),
         saturation=SaturationConfig(
             enabled=draw(st.booleans()), window_completions=draw(st.integers(2, 500))
