@@ -12,6 +12,7 @@ from typing import Any
 
 from cluster import ClusterSpec
 from scheduler import conic, policies, registry
+from workloads.traces import GAVEL, TraceOptions
 
 QUIRK_MODES = ("none", "gavel")
 FTF_ISOLATED_MODES = policies.FTF_BASELINES
@@ -110,6 +111,9 @@ class WorkloadConfig:
     throughputs_path: str | None = None  # None: the throughputs shipped with hetsim
     max_jobs: int | None = None  # stop generating after this many jobs
     reference_type: str = "v100"
+    # A real trace (workloads.traces): its format and mapping rules. None: Gavel's TSV.
+    trace_format: str | None = None
+    trace_options: TraceOptions | None = None
 
     @property
     def kind(self) -> str:
@@ -122,6 +126,13 @@ class WorkloadConfig:
                 raise ValueError(f"rate must be a positive number of jobs/hour, not {rate}")
         if self.max_jobs is not None and self.max_jobs < 1:
             raise ValueError("max jobs must be >= 1")
+        if self.trace_options is not None and self.trace_format in (None, GAVEL):
+            raise ValueError("trace options apply to real-trace formats, not the Gavel TSV")
+
+    @property
+    def real_trace(self) -> bool:
+        """Whether the jobs come from a real trace read by workloads.traces."""
+        return self.trace_path is not None and self.trace_format not in (None, GAVEL)
 
 
 @dataclass(frozen=True)

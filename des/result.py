@@ -82,6 +82,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "solver": outcome.solver,
         "profile": outcome.profile,
         "exception": None,
+        "trace": outcome.trace,
         "config": cfg.to_dict(),
     }
 

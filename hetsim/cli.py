@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, MutableMapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,6 +37,9 @@ from des.simulation import Simulation
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
+from hetsim.trace_cli import convert as convert_trace
+from hetsim.trace_cli import summary_lines as trace_summary_lines
+from hetsim.trace_cli import trace_option_flags, trace_workload
 from scheduler import conic, registry
 from scheduler.policies import FTF_DEFAULT
 from sweep import report, table
@@ -169,6 +173,8 @@ def summary_lines(result: dict[str, Any], out_dir: Path) -> list[str]:
         f"{solver['fallbacks']} fallbacks, {solver['failures']} failures, "
         f"{solver['time_s']:.1f} s in solvers",
     ]
+    if result.get("trace"):
+        lines.extend(trace_summary_lines(result["trace"]))
     if result["saturated"]:
         lines.append(f"  SATURATED ({result['saturation_reason']}): {result['saturation_message']}")
     lines.append(f"  wrote {out_dir / 'result.json'}")
@@ -200,7 +206,10 @@ def cli() -> None:
 )
 @click.option("--multi-gpu", is_flag=True, help="Generate multi-GPU jobs (1/2/4/8 GPUs).")
 @click.option("--gpus-per-server", type=int, default=1, show_default=True)
-@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="Gavel TSV trace.")
+@click.option(
+    "--trace", "trace_path", type=click.Path(dir_okay=False), help="A trace (Gavel TSV or real)."
+)
+@trace_option_flags
 @click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
 @click.option("--max-jobs", type=int, help="Stop generating jobs after this many.")
 @click.option("--round-length", type=float, default=360.0, show_default=True, help="Seconds.")
@@ -325,8 +334,15 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     misfit = ftf_isolated_misfit(opts["ftf_isolated"], [policy], "the run")
     if misfit is not None:
         raise InputError(misfit, source="--ftf-isolated", field="ftf-isolated")
+    trace_format, trace_options = trace_workload(opts, trace_path, opts["seed"])
     try:
-        return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
+        config = _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
+        return replace(
+            config,
+            workload=replace(
+                config.workload, trace_format=trace_format, trace_options=trace_options
+            ),
+        )
     except ValueError as exc:
         raise InputError(str(exc), field="config") from None
 
@@ -364,22 +380,31 @@ def _sim_config(
     )
 
 
-@cli.command()
-@click.option("--rate", type=float, required=True, help="Job arrival rate, jobs per hour.")
+@cli.group(invoke_without_command=True)
+@click.option("--rate", type=float, help="Job arrival rate, jobs per hour.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--jobs", "num_jobs", type=int, required=True, help="How many jobs to write.")
+@click.option("--jobs", "num_jobs", type=int, help="How many jobs to write.")
 @click.option("--multi-gpu", is_flag=True)
 @click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False))
+@click.pass_context
 def trace(
-    rate: float,
+    ctx: click.Context,
+    rate: float | None,
     seed: int,
-    num_jobs: int,
+    num_jobs: int | None,
     multi_gpu: bool,
     throughputs_path: str | None,
-    out_path: str,
+    out_path: str | None,
 ) -> None:
-    """Write the reference generator's jobs as a Gavel TSV trace."""
+    """Write the reference generator's jobs as a Gavel TSV trace (--rate, --jobs, -o),
+    or convert a real trace ('hetsim trace convert')."""
+    if ctx.invoked_subcommand is not None:
+        return
+    for value, flag in ((rate, "--rate"), (num_jobs, "--jobs"), (out_path, "--out")):
+        if value is None:
+            raise InputError("missing (needed to write generated jobs)", source=flag)
+    assert rate is not None and num_jobs is not None and out_path is not None
     if num_jobs < 1:
         raise InputError("must be >= 1", source="--jobs", field="jobs")
     if seed < 0:
@@ -388,6 +413,27 @@ def trace(
     config = GeneratorConfig(rate_per_hour=rate, seed=seed, multi_gpu=multi_gpu)
     count = write_trace(out_path, generate_n(config, throughputs, num_jobs))
     click.echo(f"wrote {count} jobs to {out_path}")
+
+
+@trace.command("convert")
+@click.argument("in_path", type=click.Path(dir_okay=False))
+@trace_option_flags
+@click.option("--seed", type=int, default=0, show_default=True, help="Template draw seed.")
+@click.option("--max-jobs", type=int, help="The first N jobs kept.")
+@click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False))
+def trace_convert(**opts: Any) -> None:
+    """Convert a real trace to the Gavel 10-field TSV (the same jobs 'hetsim run' replays)."""
+    lines = convert_trace(
+        opts,
+        opts["in_path"],
+        opts["out_path"],
+        opts["throughputs_path"],
+        opts["seed"],
+        opts["max_jobs"],
+    )
+    for line in lines:
+        click.echo(line)
 
 
 @cli.command()
