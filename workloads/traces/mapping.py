@@ -52,7 +52,6 @@ class TraceStats:
     stopped: str | None = None
     first_submit_s: float | None = None
     last_submit_s: float | None = None
-    trace_end_s: float | None = None
 
     @property
     def span_h(self) -> float:
@@ -145,6 +144,7 @@ class TraceJobs:
         gpu_types: tuple[str, ...] | None = None,
     ) -> None:
         self.source = os.fspath(path)
+        self._last_time: float | None = None
         self.format: TraceFormat = get_format(trace_format)
         self.options = options.check()
         if options.time_unit not in self.format.time_units:
@@ -163,8 +163,14 @@ class TraceJobs:
         self.mapping: tuple[str, dict[str, str]] | None = None
         if options.mapping_path is not None:
             self.mapping = _load_mapping(options.mapping_path, self.catalog)
+        self.trace_end_s: float | None = None
+        if options.running == "keep":
+            # kept running jobs run until the trace's last recorded time: find it first
+            for _ in self._records(TraceStats()):
+                pass
+            self.trace_end_s = self._last_time
         self.stats = TraceStats()
-        for _ in self._select(self.stats, trace_end=None):
+        for _ in self._select(self.stats, trace_end=self.trace_end_s):
             pass
         native = self.stats.native_rate_per_h
         self.arrival_scale = options.arrival_scale or 1.0
@@ -198,7 +204,7 @@ class TraceJobs:
         rng = random.Random(self.options.seed + TRACE_STREAM)
         origin: float | None = None
         catalog = self.catalog
-        chosen = self._select(TraceStats(), trace_end=self.stats.trace_end_s)
+        chosen = self._select(TraceStats(), trace_end=self.trace_end_s)
         for job_id, pick in enumerate(chosen):
             rec = pick.record
             model = pick.model or rng.choice(catalog.by_count[pick.gpus])
@@ -246,7 +252,7 @@ class TraceJobs:
                 continue
             previous = rec.submit_s
             end = max(rec.submit_s, rec.last_time_s or rec.submit_s)
-            stats.trace_end_s = end if stats.trace_end_s is None else max(stats.trace_end_s, end)
+            self._last_time = end if self._last_time is None else max(self._last_time, end)
             yield rec
 
     def _select(self, stats: TraceStats, trace_end: float | None) -> Iterator[_Chosen]:
@@ -304,8 +310,8 @@ class TraceJobs:
         duration = rec.duration_s
         if duration is None and rec.total_steps is None:
             # still running with no end: it ran until the trace's last recorded time
-            end = trace_end if trace_end is not None else float("inf")
-            duration = end - (rec.start_s if rec.start_s is not None else rec.submit_s)
+            assert trace_end is not None  # found first when running jobs are kept
+            duration = trace_end - (rec.start_s if rec.start_s is not None else rec.submit_s)
         if duration is not None and duration <= 0:
             stats.dropped["zero_duration"] += 1
             return None
