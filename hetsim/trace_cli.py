@@ -36,7 +36,12 @@ _HELP = {
     "fractional": "Jobs on a fraction of one GPU: count as one whole GPU, or drop [whole].",
     "unmapped": "Jobs the --mapping file does not name: draw a template, or refuse [draw].",
 }
-_FLAG = {"gpu_rule": "--gpu-count-rule"}
+_FLAG = {
+    "gpu_rule": "--gpu-count-rule",
+    "time_range_h": "--time-range",
+    "vcs": "--vc",
+    "mapping_path": "--mapping",
+}
 
 
 def _flag(name: str) -> str:
