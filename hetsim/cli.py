@@ -37,6 +37,7 @@ from des.simulation import Simulation
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
+from hetsim.policy_list import policy_lines
 from hetsim.trace_cli import convert as convert_trace
 from hetsim.trace_cli import summary_lines as trace_summary_lines
 from hetsim.trace_cli import trace_option_flags, trace_workload
@@ -276,7 +277,7 @@ def run(**opts: Any) -> None:
 def build_config(opts: dict[str, Any]) -> SimConfig:
     """Validates the ``run`` options into a :class:`SimConfig` (InputError on bad input)."""
     policy = opts["policy"]
-    if policy not in registry.names():
+    if not registry.known(policy):
         raise InputError(
             f"unknown policy '{policy}' (known: {', '.join(registry.names())})",
             source="--policy",
@@ -659,10 +660,9 @@ def plot(directory: str, rebuild: bool) -> None:
 
 @cli.command()
 def policies() -> None:
-    """List the scheduling policies."""
-    width = max(len(name) for name in registry.names())
-    for name in registry.names():
-        click.echo(f"{name:{width}s}  {registry.get(name).summary}")
+    """List the scheduling policies and the installed policy plugins."""
+    for line in policy_lines():
+        click.echo(line)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,6 +38,7 @@ from the scenario file's directory.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -98,7 +99,8 @@ class RunKey:
     @property
     def slug(self) -> str:
         """The run's file name under the sweep's ``runs/`` directory (stable)."""
-        return f"{self.policy}/rate-{self.rate:.3f}_seed-{self.seed}.json"
+        policy = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.policy).strip("_")
+        return f"{policy}/rate-{self.rate:.3f}_seed-{self.seed}.json"
 
     def __str__(self) -> str:
         return f"{self.policy} @ {self.rate:g} jobs/h, seed {self.seed}"
@@ -181,6 +183,14 @@ class SweepSpec:
         }
 
 
+def _plugin_path(name: str, base: Path) -> str:
+    """A file plugin ``path.py:attr`` with its path taken from the scenario's directory."""
+    module, sep, attribute = name.rpartition(":")
+    if sep and module.endswith(".py") and not Path(module).is_absolute():
+        return f"{(base / module).resolve()}:{attribute}"
+    return name
+
+
 def rate_grid(start: float, stop: float, step: float) -> tuple[float, ...]:
     """``start, start+step, ..., stop`` (inclusive, rounded to 6 digits, no float drift)."""
     count = math.floor((stop - start) / step + 1e-9) + 1
@@ -210,14 +220,21 @@ class _Reader:
             raise self.bad(key, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def policies(self) -> tuple[str, ...]:
+    def policies(self, base: Path) -> tuple[str, ...]:
         value = self.table["policies"]
+        if isinstance(value, list):
+            value = [_plugin_path(v, base) if isinstance(v, str) else v for v in value]
         if not isinstance(value, list) or not value:
             raise self.bad("policies", "must be a non-empty list of policy names")
-        known = registry.names()
         for name in value:
-            if name not in known:
-                raise self.bad("policies", f"unknown policy {name!r} (known: {', '.join(known)})")
+            try:
+                if not registry.known(name):
+                    known = ", ".join(registry.names())
+                    raise self.bad("policies", f"unknown policy {name!r} (known: {known})")
+            except InputError as exc:
+                if exc.source is not None and exc.source.startswith("policy plugin"):
+                    raise self.bad("policies", f"{exc.source}: {exc.message}") from None
+                raise
         if len(set(value)) != len(value):
             raise self.bad("policies", "lists a policy twice")
         return tuple(value)
@@ -353,7 +370,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "name": lambda: reader.string("name"),
         "title": lambda: reader.string("title"),
         "trace": lambda: reader.string("trace", TRACES),
-        "policies": reader.policies,
+        "policies": lambda: reader.policies(base),
         "rates": reader.rates,
         "seeds": reader.seeds,
         "window": reader.window,
