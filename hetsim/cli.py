@@ -38,6 +38,7 @@ from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
 from hetsim.policy_list import policy_lines
+from hetsim.throughput_check import run_throughput_check
 from hetsim.trace_cli import convert as convert_trace
 from hetsim.trace_cli import summary_lines as trace_summary_lines
 from hetsim.trace_cli import trace_option_flags, trace_workload
@@ -48,6 +49,7 @@ from sweep.executors import Backend, open_backend
 from sweep.runner import SweepState, load_records, run_sweep
 from sweep.spec import load_sweep, with_overrides
 from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
+from workloads.traces import FORMAT_NAMES
 
 EXIT_BAD_INPUT = 2
 EXIT_RUNS_FAILED = 1
@@ -656,6 +658,28 @@ def plot(directory: str, rebuild: bool) -> None:
         table.write_results(out, table.rows_of(records, spec.get("policies") or ()))
     for line in report.redraw(out):
         click.echo(line)
+
+
+@cli.group()
+def throughputs() -> None:
+    """Throughput files: check one against a cluster and a trace."""
+
+
+@throughputs.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--cluster", "cluster_text", help="V100:P100:K80 counts or a cluster .toml.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="A trace file.")
+@click.option("--trace-format", type=click.Choice(FORMAT_NAMES), help="[detected]")
+@click.option("--time-unit", type=click.Choice(["s", "ms"]), default="s", show_default=True)
+@click.option("--reference-type", default="v100", show_default=True)
+def throughputs_check(**opts: Any) -> None:
+    """Validate a throughput file; list what a cluster and a trace need that it lacks
+    (exit code 1 when something is lacking)."""
+    lines, lacking = run_throughput_check(opts)
+    for line in lines:
+        click.echo(line)
+    if lacking:
+        sys.exit(EXIT_RUNS_FAILED)
 
 
 @cli.command()
