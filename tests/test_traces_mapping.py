@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hetsim.errors import InputError
@@ -180,3 +180,44 @@ def test_bad_options_name_the_field(options: dict[str, object], field: str) -> N
     """Every bad option is one error naming it."""
     with pytest.raises(InputError, match=f"field '{field}'"):
         TraceOptions(**options).check()  # type: ignore[arg-type]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 10_000), st.integers(0, 50_000), st.integers(0, 70)),
+        min_size=1,
+        max_size=40,
+    ),
+    scale=st.floats(0.1, 10.0),
+    seed=st.integers(0, 5),
+)
+def test_trace_jobs_invariants(
+    tmp_path_factory: pytest.TempPathFactory,
+    throughputs: ThroughputTable,
+    rows: list[tuple[int, int, int]],
+    scale: float,
+    seed: int,
+) -> None:
+    """Whatever the rows: every row is a job or counted as dropped, ids count up from 0,
+    arrivals start at 0 and are the submit gaps times the scale, GPU counts are ones
+    the throughput file has, and the first pass counts the jobs the second yields."""
+    rows = sorted(rows)
+    path = itp(tmp_path_factory.mktemp("p"), rows)
+    try:
+        trace_jobs = trace(path, throughputs, arrival_scale=scale, seed=seed)
+    except InputError as exc:
+        assert "no job of the trace is left" in str(exc)
+        assert all(duration == 0 or gpus == 0 for _, duration, gpus in rows)
+        return
+    jobs = list(trace_jobs)
+    stats = trace_jobs.stats
+    assert len(jobs) == stats.jobs == len(rows) - sum(stats.dropped.values())
+    assert [j.job_id for j in jobs] == list(range(len(jobs)))
+    kept = [r for r in rows if r[1] > 0 and r[2] > 0]
+    assert jobs[0].arrival_time == 0.0
+    for job, (submit, duration, gpus) in zip(jobs, kept, strict=True):
+        assert job.arrival_time == pytest.approx((submit - kept[0][0]) * scale)
+        assert job.duration_s == duration
+        assert job.scale_factor in (1, 2, 4, 8)
+        assert job.scale_factor == gpus or str(gpus) + "->" in "".join(stats.gpu_counts_rounded)
