@@ -23,6 +23,12 @@ SRTF = f"{REPO / 'examples' / 'srtf.py'}:shortest_remaining_time_first"
 CTX = PolicyContext(rng=random.Random(0))
 
 
+@pytest.fixture(autouse=True)
+def _own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plugins these tests load stay out of the registry other tests walk."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
 def problem() -> AllocationProblem:
     """Three jobs on two types (2 GPUs each); job 2 cannot run on type 1."""
     return AllocationProblem.build(
