@@ -55,6 +55,19 @@ def is_reference(name: str) -> bool:
     return ":" in name or name in entry_points()
 
 
+def source_file(name: str) -> str | None:
+    """The file a plugin's code is in (for fingerprints of sweep records), if found."""
+    reference = entry_points().get(name, name)
+    module_name = reference.rpartition(":")[0]
+    if module_name.endswith(".py"):
+        return module_name
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
+
+
 def entry_points() -> dict[str, str]:
     """Installed plugins: entry point name -> ``module:attribute``."""
     return {ep.name: ep.value for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}

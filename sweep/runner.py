@@ -28,7 +28,7 @@ import structlog
 from hetsim.output import write_json_atomic
 from sweep.executors import Backend
 from sweep.spec import SPEC_FILE, RunKey, SweepSpec
-from sweep.task import run_one, simulator_fingerprint
+from sweep.task import run_fingerprint, run_one
 
 log = structlog.get_logger()
 
@@ -159,7 +159,8 @@ def plan(spec: SweepSpec, out_dir: Path) -> tuple[list[RunKey], int]:
     reused = 0
     for key in spec.runs():
         record = read_record(out_dir / RUNS_DIR / key.slug)
-        if record is not None and reusable(record, _wanted(spec, key), simulator_fingerprint()):
+        fingerprint = run_fingerprint(spec.config(key))
+        if record is not None and reusable(record, _wanted(spec, key), fingerprint):
             reused += 1
         else:
             todo.append(key)

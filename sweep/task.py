@@ -25,6 +25,7 @@ import structlog
 from des.config import SimConfig
 from des.result import build_result
 from des.simulation import Simulation
+from scheduler import plugins
 from workloads import ThroughputTable, load_throughputs
 
 STATUSES = ("ok", "saturated", "timeout", "error")
@@ -44,6 +45,28 @@ def simulator_fingerprint() -> str:
             if path.is_file() and path.suffix in (".py", ".json"):
                 digest.update(str(path.relative_to(root)).encode())
                 digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_fingerprint(config: SimConfig) -> str:
+    """The simulator's fingerprint with the run's own inputs outside it (a trace file,
+    a plugin policy's source), so that a changed input is never answered by an old
+    record."""
+    files = [config.workload.trace_path]
+    if plugins.is_reference(config.policy):
+        files.append(plugins.source_file(config.policy))
+    inputs = [Path(name) for name in files if name is not None and Path(name).is_file()]
+    if not inputs:
+        return simulator_fingerprint()
+    digest = hashlib.sha256(simulator_fingerprint().encode())
+    for path in inputs:
+        stat = path.stat()
+        digest.update(_file_digest(str(path.resolve()), stat.st_mtime_ns, stat.st_size).encode())
     return digest.hexdigest()[:16]
 
 
@@ -86,5 +109,5 @@ def run_one(config: SimConfig) -> dict[str, Any]:
             result=None,
         )
     record["worker"] = {"host": socket.gethostname(), "wall_s": time.perf_counter() - started}
-    record["simulator"] = simulator_fingerprint()
+    record["simulator"] = run_fingerprint(config)
     return record

@@ -183,3 +183,16 @@ def test_bundled_itp04_scenario_loads() -> None:
     assert spec.trace_options is not None and spec.trace_options.max_jobs == 100
     assert (path.parent / "traces" / "LICENSE-microsoft-itp").is_file()
     assert FIXTURES.is_dir()
+
+
+def test_a_changed_trace_file_is_not_answered_by_old_records(tmp_path: Path) -> None:
+    """A sweep record on a trace is reused only while the trace file is the same."""
+    from sweep.task import run_fingerprint, simulator_fingerprint
+
+    spec = load_sweep(scenario(tmp_path, 'window = "5:25"\n'))
+    config = spec.config(spec.runs()[0])
+    before = run_fingerprint(config)
+    assert before != simulator_fingerprint() and before == run_fingerprint(config)
+    trace = tmp_path / "itp.csv"
+    trace.write_text(trace.read_text().replace(",600,", ",601,", 1))
+    assert run_fingerprint(config) != before
