@@ -13,6 +13,7 @@ from typing import Any
 from cluster import ClusterSpec
 from hetsim import limits
 from scheduler import conic, policies, registry
+from workloads.traces import GAVEL, TraceOptions
 
 QUIRK_MODES = ("none", "gavel")
 FTF_ISOLATED_MODES = policies.FTF_BASELINES
@@ -120,6 +121,9 @@ class WorkloadConfig:
     throughputs_path: str | None = None  # None: the throughputs shipped with hetsim
     max_jobs: int | None = None  # stop generating after this many jobs
     reference_type: str = "v100"
+    # A real trace (workloads.traces): its format and mapping rules. None: Gavel's TSV.
+    trace_format: str | None = None
+    trace_options: TraceOptions | None = None
 
     @property
     def kind(self) -> str:
@@ -135,6 +139,13 @@ class WorkloadConfig:
             raise ValueError("multi-GPU jobs are drawn by the generator; a trace has its own")
         if self.max_jobs is not None:
             _bounded("max jobs", self.max_jobs, limits.JOBS)
+        if self.trace_options is not None and self.trace_format in (None, GAVEL):
+            raise ValueError("trace options apply to real-trace formats, not the Gavel TSV")
+
+    @property
+    def real_trace(self) -> bool:
+        """Whether the jobs come from a real trace read by workloads.traces."""
+        return self.trace_path is not None and self.trace_format not in (None, GAVEL)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "profile": outcome.profile,
         "exception": None,
         "provenance": provenance(cfg.workload.trace_path, cfg.workload.throughputs_path),
+        "trace": outcome.trace,
         "config": cfg.to_dict(),
     }
 

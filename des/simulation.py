@@ -44,6 +44,7 @@ from workloads import (
     load_throughputs,
     read_trace,
 )
+from workloads.traces import TraceJobs, TraceOptions, with_seed
 
 log = structlog.get_logger()
 
@@ -76,6 +77,7 @@ class RunOutcome:
     failed: tuple[Completion, ...] = ()
     # With ``stop_at_s``: the state at that instant (des.snapshot), else None.
     state: dict[str, Any] | None = None
+    trace: dict[str, Any] | None = None  # what reading a real trace did (TraceJobs.summary)
 
 
 def check_generator_coverage(
@@ -89,11 +91,22 @@ def check_generator_coverage(
             throughputs.isolated(template.model, count, gpu_types)
 
 
+def open_real_trace(config: SimConfig, throughputs: ThroughputTable) -> TraceJobs:
+    """A real trace's jobs for this run (the template draw seeded by the run's seed);
+    its first pass checks every row before anything runs."""
+    wl = config.workload
+    assert wl.trace_path is not None and wl.trace_format is not None
+    options = with_seed(wl.trace_options or TraceOptions(), config.seed)
+    return TraceJobs(wl.trace_path, wl.trace_format, options, throughputs, config.cluster.gpu_types)
+
+
 def load_workload(config: SimConfig, throughputs: ThroughputTable) -> Iterator[Job]:
     """The run's jobs in arrival order: the seeded generator's stream, or a trace."""
     wl = config.workload
-    if wl.trace_path is not None:
-        jobs: Iterable[Job] = read_trace(
+    if wl.real_trace:
+        jobs: Iterable[Job] = open_real_trace(config, throughputs)
+    elif wl.trace_path is not None:
+        jobs = read_trace(
             wl.trace_path, throughputs=throughputs, gpu_types=config.cluster.gpu_types
         )
     else:
@@ -127,6 +140,10 @@ class Simulation:
         self.throughputs = throughputs or load_throughputs(config.workload.throughputs_path)
         cluster = config.cluster
         self.throughputs.require_types(cluster.gpu_types, context="the cluster")
+        self.trace: TraceJobs | None = None
+        if jobs is None and config.workload.real_trace:
+            self.trace = open_real_trace(config, self.throughputs)
+            jobs = self.trace
         self.jobs: Iterator[Job] = (
             iter(jobs) if jobs is not None else load_workload(config, self.throughputs)
         )
@@ -347,6 +364,7 @@ class Simulation:
             unrunnable=tuple(self.unrunnable_ids),
             failed=tuple(self.tracker.failed),
             state=state,
+            trace=None if self.trace is None else self.trace.summary(),
             profile={
                 "lp_s": stats.time_s,
                 "lp_build_s": max(0.0, self.mechanism.allocation_s - stats.time_s),

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, MutableMapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,7 +41,12 @@ from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.eventlog import trace_processors
 from hetsim.output import check_output_file, dumps
+from hetsim.policy_list import policy_lines
 from hetsim.rundir import StagedDir, check_target
+from hetsim.throughput_check import run_throughput_check
+from hetsim.trace_cli import convert as convert_trace
+from hetsim.trace_cli import summary_lines as trace_summary_lines
+from hetsim.trace_cli import trace_option_flags, trace_workload
 from scheduler import conic, registry
 from scheduler.policies import FTF_DEFAULT
 from sweep import report, table
@@ -55,6 +61,7 @@ from workloads import (
     load_throughputs,
     write_trace,
 )
+from workloads.traces import FORMAT_NAMES
 
 EXIT_BAD_INPUT = 2
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
@@ -175,6 +182,8 @@ def summary_lines(result: dict[str, Any], out_dir: Path, events: bool = False) -
         f"{solver['fallbacks']} fallbacks, {solver['failures']} failures, "
         f"{solver['time_s']:.1f} s in solvers",
     ]
+    if result.get("trace"):
+        lines.extend(trace_summary_lines(result["trace"]))
     if result["saturated"]:
         lines.append(f"  SATURATED ({result['saturation_reason']}): {result['saturation_message']}")
     partial = result.get("partial_servers") or {}
@@ -226,7 +235,10 @@ def cli() -> None:
     help="GPUs per server of every type (a cluster file may set its own); a multi-GPU job "
     "must fit on one server or take whole servers.",
 )
-@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="Gavel TSV trace.")
+@click.option(
+    "--trace", "trace_path", type=click.Path(dir_okay=False), help="A trace (Gavel TSV or real)."
+)
+@trace_option_flags
 @click.option(
     "--throughputs",
     "throughputs_path",
@@ -342,7 +354,7 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     so the configuration's own checks never have to speak for an option.
     """
     policy = opts["policy"]
-    if policy not in registry.names():
+    if not registry.known(policy):
         raise InputError(
             f"unknown policy '{policy}' (known: {', '.join(registry.names())})",
             source="--policy",
@@ -414,8 +426,15 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     stop_at = opts.get("stop_at")
     if stop_at is not None and not (math.isfinite(stop_at) and stop_at > 0):
         raise InputError(f"must be > 0 hours, not {stop_at}", source="--stop-at", field="stop-at")
+    trace_format, trace_options = trace_workload(opts, trace_path, opts["seed"])
     try:
-        return _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
+        config = _sim_config(opts, policy, cluster, window, solvers, saturation, type_costs)
+        return replace(
+            config,
+            workload=replace(
+                config.workload, trace_format=trace_format, trace_options=trace_options
+            ),
+        )
     except ValueError as exc:  # a check above should have named the option first
         raise InputError(str(exc), source="hetsim run") from None
 
@@ -476,22 +495,31 @@ def _sim_config(
     )
 
 
-@cli.command()
-@click.option("--rate", type=float, required=True, help="Job arrival rate, jobs per hour.")
+@cli.group(invoke_without_command=True)
+@click.option("--rate", type=float, help="Job arrival rate, jobs per hour.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--jobs", "num_jobs", type=int, required=True, help="How many jobs to write.")
+@click.option("--jobs", "num_jobs", type=int, help="How many jobs to write.")
 @click.option("--multi-gpu", is_flag=True)
 @click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False))
+@click.pass_context
 def trace(
-    rate: float,
+    ctx: click.Context,
+    rate: float | None,
     seed: int,
-    num_jobs: int,
+    num_jobs: int | None,
     multi_gpu: bool,
     throughputs_path: str | None,
-    out_path: str,
+    out_path: str | None,
 ) -> None:
-    """Write the reference generator's jobs as a Gavel TSV trace."""
+    """Write the reference generator's jobs as a Gavel TSV trace (--rate, --jobs, -o),
+    or convert a real trace ('hetsim trace convert')."""
+    if ctx.invoked_subcommand is not None:
+        return
+    for value, flag in ((rate, "--rate"), (num_jobs, "--jobs"), (out_path, "--out")):
+        if value is None:
+            raise InputError("missing (needed to write generated jobs)", source=flag)
+    assert rate is not None and num_jobs is not None and out_path is not None
     limits.RATE.check_option("--rate", rate)
     limits.JOBS.check_option("--jobs", num_jobs)
     limits.SEED.check_option("--seed", seed)
@@ -505,6 +533,27 @@ def trace(
             f"cannot write {out_path}: {exc.strerror or exc}", source="--out", field="out"
         ) from None
     click.echo(f"wrote {count} jobs to {out_path}")
+
+
+@trace.command("convert")
+@click.argument("in_path", type=click.Path(dir_okay=False))
+@trace_option_flags
+@click.option("--seed", type=int, default=0, show_default=True, help="Template draw seed.")
+@click.option("--max-jobs", type=int, help="The first N jobs kept.")
+@click.option("--throughputs", "throughputs_path", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False))
+def trace_convert(**opts: Any) -> None:
+    """Convert a real trace to the Gavel 10-field TSV (the same jobs 'hetsim run' replays)."""
+    lines = convert_trace(
+        opts,
+        opts["in_path"],
+        opts["out_path"],
+        opts["throughputs_path"],
+        opts["seed"],
+        opts["max_jobs"],
+    )
+    for line in lines:
+        click.echo(line)
 
 
 @cli.command()
@@ -804,12 +853,33 @@ def plot(directory: str, rebuild: bool) -> None:
         click.echo(line)
 
 
+@cli.group()
+def throughputs() -> None:
+    """Throughput files: check one against a cluster and a trace."""
+
+
+@throughputs.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--cluster", "cluster_text", help="V100:P100:K80 counts or a cluster .toml.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), help="A trace file.")
+@click.option("--trace-format", type=click.Choice(FORMAT_NAMES), help="[detected]")
+@click.option("--time-unit", type=click.Choice(["s", "ms"]), default="s", show_default=True)
+@click.option("--reference-type", default="v100", show_default=True)
+def throughputs_check(**opts: Any) -> None:
+    """Validate a throughput file; list what a cluster and a trace need that it lacks
+    (exit code 1 when something is lacking)."""
+    lines, lacking = run_throughput_check(opts)
+    for line in lines:
+        click.echo(line)
+    if lacking:
+        sys.exit(EXIT_RUNS_FAILED)
+
+
 @cli.command()
 def policies() -> None:
-    """List the scheduling policies."""
-    width = max(len(name) for name in registry.names())
-    for name in registry.names():
-        click.echo(f"{name:{width}s}  {registry.get(name).summary}")
+    """List the scheduling policies and the installed policy plugins."""
+    for line in policy_lines():
+        click.echo(line)
 
 
 class Terminated(BaseException):

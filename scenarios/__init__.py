@@ -1,4 +1,4 @@
-"""The paper's figures as scenario files: ``fig9``, ``fig10``, ``fig11``.
+"""Scenario files: the paper's figures (``fig9``, ``fig10``, ``fig11``), ``itp04`` on a real trace.
 
 Each is a TOML file next to this module (see :mod:`sweep.spec` for the format) and a
 two-line script, ``python -m scenarios.fig9 [sweep options]``, equal to

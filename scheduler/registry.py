@@ -47,11 +47,30 @@ def register(spec: PolicySpec) -> PolicySpec:
 
 
 def get(name: str) -> PolicySpec:
-    """The policy of that name; ``KeyError`` with the known names otherwise."""
+    """The policy of that name; ``KeyError`` with the known names otherwise.
+
+    A plugin (``module:attribute``, ``file.py:attribute`` or a ``hetsim.policies``
+    entry point) is loaded and registered on first use (``PluginError`` if it cannot
+    be), in whichever process asks, so sweep workers find it too.
+    """
+    spec = _REGISTRY.get(name)
+    if spec is not None:
+        return spec
+    from scheduler import plugins  # loads user code: only when a plugin is named
+
+    if plugins.is_reference(name):
+        return register(plugins.load(name))
+    raise KeyError(f"unknown policy '{name}' (known: {', '.join(names())})")
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a built-in or a registered or loadable plugin (a plugin that
+    fails to load raises its ``PluginError``)."""
     try:
-        return _REGISTRY[name]
+        get(name)
     except KeyError:
-        raise KeyError(f"unknown policy '{name}' (known: {', '.join(names())})") from None
+        return False
+    return True
 
 
 def names() -> list[str]:

@@ -95,7 +95,9 @@ def write_report(out_dir: Path, rows: list[dict[str, Any]], sweep: dict[str, Any
         write_bytes_atomic(out_dir / PLOTS_DIR / f"{PLOT_STEM}.{fmt}", data)
     head = f"{plot_title(sweep)}: ours vs Gavel ({trace} trace)"
     differences = setup_differences(sweep)
-    if differences:
+    if not published and not means:
+        head = f"{plot_title(sweep)} ({sweep.get('trace_file') or trace} trace; nothing published)"
+    elif differences:
         head += (
             f"\nnote: not like-for-like ({', '.join(differences)}); the published curves are "
             "for 36:36:36, window 4000:5000, quirks gavel, so ratios only show the trend"

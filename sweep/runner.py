@@ -29,7 +29,7 @@ from hetsim.errors import InputError, option_error
 from hetsim.output import check_output_dir, write_json_atomic
 from sweep.executors import Backend
 from sweep.spec import SPEC_FILE, RunKey, SweepSpec
-from sweep.task import run_one, simulator_fingerprint
+from sweep.task import run_fingerprint, run_one
 
 log = structlog.get_logger()
 
@@ -194,7 +194,8 @@ def plan(spec: SweepSpec, out_dir: Path) -> tuple[list[RunKey], int]:
     reused = 0
     for key in spec.runs():
         record = read_record(out_dir / RUNS_DIR / key.slug)
-        if record is not None and reusable(record, _wanted(spec, key), simulator_fingerprint()):
+        fingerprint = run_fingerprint(spec.config(key))
+        if record is not None and reusable(record, _wanted(spec, key), fingerprint):
             reused += 1
         else:
             todo.append(key)

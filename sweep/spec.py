@@ -15,6 +15,18 @@ A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
     ftf_isolated = "share"            # finish-time fairness only: or "las"
     budget_s = 1800                   # per-run wall-clock budget (seconds)
 
+A scenario on a real trace names the file instead of ``trace`` (relative paths are
+taken from the scenario file's directory); ``rates`` are then the arrival rates the
+trace is replayed at (its ``target_rate``), ``window`` must be given, and
+``[trace_options]`` takes the keys of :class:`~workloads.traces.TraceOptions`
+(docs/traces.md) but ``target_rate``, ``arrival_scale`` and ``seed`` (the run's)::
+
+    trace_file = "traces/cluster04.csv"
+    trace_format = "itp"              # optional: detected from the file
+    [trace_options]
+    max_jobs = 600
+    gpu_rule = "round"
+
     [quick]                           # what --quick changes (any of the keys above)
     rates = [1.2, 3.6]
     window = "100:200"
@@ -26,6 +38,7 @@ from the scenario file's directory.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +57,10 @@ from hetsim import limits, tomlfile
 from hetsim.errors import InputError
 from scheduler import conic, registry
 from scheduler.policies import FTF_DEFAULT
+from workloads import load_throughputs
+from workloads.traces import GAVEL, TraceJobs, TraceOptions, detect_format
+
+REAL_TRACE = "real"  # the ``trace`` of a scenario on a trace file
 
 TRACES = ("single-gpu", "multi-gpu")
 SPEC_FILE = "sweep.json"  # the resolved sweep, written beside its runs
@@ -62,8 +79,12 @@ _KEYS = (
     "ftf_isolated",
     "solvers",
     "budget_s",
+    "trace_file",
+    "trace_format",
+    "trace_options",
     "quick",
 )
+_NOT_TRACE_OPTIONS = ("target_rate", "arrival_scale", "seed")
 MAX_RATE_POINTS = 1000
 
 
@@ -78,7 +99,8 @@ class RunKey:
     @property
     def slug(self) -> str:
         """The run's file name under the sweep's ``runs/`` directory (stable)."""
-        return f"{self.policy}/rate-{self.rate:.3f}_seed-{self.seed}.json"
+        policy = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.policy).strip("_")
+        return f"{policy}/rate-{self.rate:.3f}_seed-{self.seed}.json"
 
     def __str__(self) -> str:
         return f"{self.policy} @ {self.rate:g} jobs/h, seed {self.seed}"
@@ -103,6 +125,9 @@ class SweepSpec:
     budget_s: float = 1800.0
     source: str = ""
     quick: bool = False
+    trace_file: str | None = None
+    trace_format: str | None = None
+    trace_options: TraceOptions | None = None
 
     @property
     def multi_gpu(self) -> bool:
@@ -114,10 +139,18 @@ class SweepSpec:
 
     def config(self, key: RunKey) -> SimConfig:
         """The simulation configuration of one run."""
+        workload = WorkloadConfig(rate_per_hour=key.rate, multi_gpu=self.multi_gpu)
+        if self.trace_file is not None:
+            options = replace(
+                self.trace_options or TraceOptions(), target_rate=key.rate, seed=key.seed
+            )
+            workload = WorkloadConfig(
+                trace_path=self.trace_file, trace_format=self.trace_format, trace_options=options
+            )
         return SimConfig(
             policy=key.policy,
             cluster=self.cluster,
-            workload=WorkloadConfig(rate_per_hour=key.rate, multi_gpu=self.multi_gpu),
+            workload=workload,
             window=self.window,
             seed=key.seed,
             solvers=self.solvers,
@@ -144,7 +177,18 @@ class SweepSpec:
             "budget_s": self.budget_s,
             "source": self.source,
             "quick": self.quick,
+            "trace_file": self.trace_file,
+            "trace_format": self.trace_format,
+            "trace_options": None if self.trace_options is None else self.trace_options.to_dict(),
         }
+
+
+def _plugin_path(name: str, base: Path) -> str:
+    """A file plugin ``path.py:attr`` with its path taken from the scenario's directory."""
+    module, sep, attribute = name.rpartition(":")
+    if sep and module.endswith(".py") and not Path(module).is_absolute():
+        return f"{(base / module).resolve()}:{attribute}"
+    return name
 
 
 def rate_grid(start: float, stop: float, step: float) -> tuple[float, ...]:
@@ -176,14 +220,21 @@ class _Reader:
             raise self.bad(key, f"must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def policies(self) -> tuple[str, ...]:
+    def policies(self, base: Path) -> tuple[str, ...]:
         value = self.table["policies"]
+        if isinstance(value, list):
+            value = [_plugin_path(v, base) if isinstance(v, str) else v for v in value]
         if not isinstance(value, list) or not value:
             raise self.bad("policies", "must be a non-empty list of policy names")
-        known = registry.names()
         for name in value:
-            if name not in known:
-                raise self.bad("policies", f"unknown policy {name!r} (known: {', '.join(known)})")
+            try:
+                if not registry.known(name):
+                    known = ", ".join(registry.names())
+                    raise self.bad("policies", f"unknown policy {name!r} (known: {known})")
+            except InputError as exc:
+                if exc.source is not None and exc.source.startswith("policy plugin"):
+                    raise self.bad("policies", f"{exc.source}: {exc.message}") from None
+                raise
         if len(set(value)) != len(value):
             raise self.bad("policies", "lists a policy twice")
         return tuple(value)
@@ -270,6 +321,39 @@ class _Reader:
         except ValueError as exc:
             raise self.bad("solvers", str(exc)) from None
 
+    def trace_file(self, base: Path) -> str:
+        value = self.string("trace_file")
+        path = Path(value) if Path(value).is_absolute() else base / value
+        if not path.is_file():
+            raise self.bad("trace_file", f"no such file: {path}")
+        return str(path)
+
+    def trace_options(self) -> TraceOptions:
+        value = self.table["trace_options"]
+        if not isinstance(value, dict):
+            raise self.bad("trace_options", "must be a table of trace options")
+        allowed = [n for n in TraceOptions.field_names() if n not in _NOT_TRACE_OPTIONS]
+        given: dict[str, Any] = {}
+        for name, item in value.items():
+            key = ("trace_options", name)
+            if name not in allowed:
+                raise self.toml.error(
+                    (*self.prefix, *key), f"unknown key; expected one of {', '.join(allowed)}"
+                )
+            if name in ("time_range_h", "vcs"):
+                if not isinstance(item, list):
+                    raise self.toml.error((*self.prefix, *key), "must be a list")
+                item = tuple(item)
+            given[name] = item
+        try:
+            options = TraceOptions(**given)
+            return options.check()
+        except (InputError, TypeError, ValueError) as exc:
+            name = exc.field if isinstance(exc, InputError) and exc.field else "trace_options"
+            message = exc.message if isinstance(exc, InputError) else str(exc)
+            path = ("trace_options", name) if name != "trace_options" else ("trace_options",)
+            raise self.toml.error((*self.prefix, *path), message) from None
+
     def cluster(self, base: Path) -> ClusterSpec:
         value = self.table["cluster"]
         size = self.table.get("gpus_per_server", 1)
@@ -298,7 +382,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "name": lambda: reader.string("name"),
         "title": lambda: reader.string("title"),
         "trace": lambda: reader.string("trace", TRACES),
-        "policies": reader.policies,
+        "policies": lambda: reader.policies(base),
         "rates": reader.rates,
         "seeds": reader.seeds,
         "window": reader.window,
@@ -307,6 +391,9 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "ftf_isolated": lambda: reader.string("ftf_isolated", FTF_ISOLATED_MODES),
         "solvers": reader.solvers,
         "budget_s": lambda: reader.bounded("budget_s", limits.TIMEOUT_S),
+        "trace_file": lambda: reader.trace_file(base),
+        "trace_format": lambda: reader.string("trace_format"),
+        "trace_options": reader.trace_options,
     }
     for key, read in readers.items():
         if key in table:
@@ -326,6 +413,15 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
     top = _Reader(toml, toml.data, ())
     spec: dict[str, Any] = {}
     _apply(top, spec, base)
+    if "trace_file" in spec:
+        if "trace" in spec:
+            raise toml.error(("trace",), "give trace (generated jobs) or trace_file, not both")
+        if "window" not in spec:
+            raise toml.error(("window",), "missing (a scenario on a trace file names its window)")
+        spec["trace"] = REAL_TRACE
+    elif "trace_format" in spec or "trace_options" in spec:
+        key = "trace_format" if "trace_format" in spec else "trace_options"
+        raise toml.error((key,), "applies to a trace_file only")
     for key in ("name", "trace", "policies", "rates"):
         if key not in spec:
             raise toml.error((key,), "missing")
@@ -342,6 +438,8 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
             raise toml.error(("quick",), "--quick needs a [quick] table in the scenario file")
         _apply(_Reader(toml, quick_table, ("quick",)), spec, base)
     spec.pop("_cluster_text", None)
+    if "trace_file" in spec:
+        _check_trace(toml, spec)
     result = SweepSpec(source=str(path), quick=quick, **spec)
     for policy in result.policies:
         if registry.get(policy).single_gpu_only and result.multi_gpu:
@@ -350,6 +448,18 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
     if misfit is not None:
         raise toml.error(("ftf_isolated",), misfit)
     return result
+
+
+def _check_trace(toml: tomlfile.TomlFile, spec: dict[str, Any]) -> None:
+    """Detects the trace's format and reads it once, so that a bad row or rule fails
+    here, with one line, rather than in every run."""
+    trace_file = spec["trace_file"]
+    fmt = spec.get("trace_format") or detect_format(trace_file)
+    if fmt == GAVEL:
+        raise toml.error(("trace_file",), "a Gavel TSV has fixed arrivals; give a real trace")
+    spec["trace_format"] = fmt
+    options = spec.get("trace_options") or TraceOptions()
+    TraceJobs(trace_file, fmt, options, load_throughputs(), spec["cluster"].gpu_types)
 
 
 def with_overrides(spec: SweepSpec, **changes: Any) -> SweepSpec:

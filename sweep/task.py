@@ -12,10 +12,12 @@ its result, and ``hetsim run --events`` replays any point in full.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import socket
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -24,6 +26,7 @@ from des.config import SimConfig
 from des.provenance import code_fingerprint
 from des.result import build_result
 from des.simulation import Simulation
+from scheduler import plugins
 from workloads import ThroughputTable, load_throughputs
 
 STATUSES = ("ok", "saturated", "timeout", "error")
@@ -33,6 +36,28 @@ def simulator_fingerprint() -> str:
     """A hash of the simulator's code and data (the packages that decide a result), so
     that a sweep never reuses a record made by different simulation code."""
     return code_fingerprint()
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_fingerprint(config: SimConfig) -> str:
+    """The simulator's fingerprint with the run's own inputs outside it (a trace file,
+    a plugin policy's source), so that a changed input is never answered by an old
+    record."""
+    files = [config.workload.trace_path]
+    if plugins.is_reference(config.policy):
+        files.append(plugins.source_file(config.policy))
+    inputs = [Path(name) for name in files if name is not None and Path(name).is_file()]
+    if not inputs:
+        return simulator_fingerprint()
+    digest = hashlib.sha256(simulator_fingerprint().encode())
+    for path in inputs:
+        stat = path.stat()
+        digest.update(_file_digest(str(path.resolve()), stat.st_mtime_ns, stat.st_size).encode())
+    return digest.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=4)
@@ -74,5 +99,5 @@ def run_one(config: SimConfig) -> dict[str, Any]:
             result=None,
         )
     record["worker"] = {"host": socket.gethostname(), "wall_s": time.perf_counter() - started}
-    record["simulator"] = simulator_fingerprint()
+    record["simulator"] = run_fingerprint(config)
     return record

@@ -96,7 +96,7 @@ def test_bad_options_are_input_errors() -> None:
     """Unknown options and bad values fail as the command line does."""
     with pytest.raises(InputError, match="unknown option 'speed'"):
         hetsim.run(**OPTIONS, speed=3)
-    with pytest.raises(InputError, match="--rate: field .rate.: must be a number in"):
+    with pytest.raises(InputError, match=r"--rate: field .rate.: must be a number in"):
         hetsim.run(policy="fifo", rate=-1.0)
     with pytest.raises(InputError, match=r"result\.json"):
         hetsim.load("/nonexistent/run")

@@ -32,7 +32,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_bundled_figures_are_the_papers() -> None:
     """fig9/fig10/fig11: the issue's policies, rates (no float drift), seeds and setup."""
-    assert scenarios.names() == ["fig10", "fig11", "fig9"]
+    assert {"fig10", "fig11", "fig9"} <= set(scenarios.names())
     fig9 = load_sweep(scenarios.path_of("fig9") or "")
     assert fig9.rates == tuple(round(0.4 * i, 1) for i in range(1, 16))
     assert fig9.rates[-1] == 6.0 and len(fig9.rates) == 15

@@ -81,6 +81,14 @@ class ThroughputTable:
         first, *rest = self._gpu_types
         return tuple(k for k in self._isolated[first] if all(k in self._isolated[t] for t in rest))
 
+    def type_keys(self, gpu_type: str) -> tuple[JobKey, ...]:
+        """Every (model, GPU count) the file has for ``gpu_type``, in file order."""
+        return tuple(self._isolated.get(gpu_type, {}))
+
+    def pair_count(self, gpu_type: str) -> int:
+        """How many pair entries (two jobs sharing GPUs) the file has for ``gpu_type``."""
+        return sum(len(p) for p in self._pairs.get(gpu_type, {}).values())
+
     def has(self, model: str, scale_factor: int, gpu_types: Sequence[str] | None = None) -> bool:
         """Whether (model, GPU count) has an entry for every GPU type (or every one given)."""
         types = self._gpu_types if gpu_types is None else gpu_types
