@@ -34,6 +34,7 @@ from des.config import (
 from des.result import build_result
 from des.simulation import Simulation
 from hetsim import replay as replay_mod
+from hetsim import telemetry_file
 from hetsim.errors import InputError
 from hetsim.output import StagedDir, dumps
 from scheduler import conic, registry
@@ -235,6 +236,14 @@ def cli() -> None:
 @click.option("--saturation-min-rate", type=float, default=0.1, show_default=True)
 @click.option("--saturation-min-util", type=float, default=0.99, show_default=True)
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
+@click.option(
+    "--telemetry",
+    "telemetry_format",
+    type=click.Choice(telemetry_file.FORMATS),
+    default="parquet",
+    show_default=True,
+    help="Per-round telemetry: DIR/telemetry.parquet, DIR/telemetry.csv, or none.",
+)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--quiet", is_flag=True, help="No progress line and no summary.")
 def run(**opts: Any) -> None:
@@ -248,7 +257,10 @@ def run(**opts: Any) -> None:
         events_fh = (staged.path / "events.jsonl").open("w") if opts["events"] else None
         try:
             configure_logging(events_fh)
-            sim = Simulation(config, throughputs=throughputs, progress=progress)
+            telemetry = opts["telemetry_format"]
+            sim = Simulation(
+                config, throughputs=throughputs, progress=progress, telemetry=telemetry != "none"
+            )
             outcome = sim.run()
         finally:
             if events_fh is not None:
@@ -257,6 +269,9 @@ def run(**opts: Any) -> None:
         if progress is not None and sys.stderr.isatty():
             sys.stderr.write("\n")
         result = build_result(outcome)
+        if sim.telemetry is not None:
+            columns = sim.telemetry.columns(outcome.saturation, outcome.completions)
+            telemetry_file.write_telemetry(staged.path, columns, telemetry)
         (staged.path / "result.json").write_text(dumps(result), encoding="utf-8")
         staged.commit()
     if not quiet:
