@@ -43,6 +43,7 @@ from sweep import report, table
 from sweep.executors import Backend, open_backend
 from sweep.runner import SweepState, load_records, run_sweep
 from sweep.spec import load_sweep, with_overrides
+from viz import commands as viz_commands
 from workloads import GeneratorConfig, generate_n, load_throughputs, write_trace
 
 EXIT_BAD_INPUT = 2
@@ -632,6 +633,9 @@ def policies() -> None:
     width = max(len(name) for name in registry.names())
     for name in registry.names():
         click.echo(f"{name:{width}s}  {registry.get(name).summary}")
+
+
+cli.add_command(viz_commands.viz)
 
 
 def main(argv: list[str] | None = None) -> None:
