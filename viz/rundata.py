@@ -161,7 +161,7 @@ def _load_json_lines(path: Path, replayer: _Replayer) -> None:
 
 
 def _series(tel: dict[str, npt.NDArray[Any]], types: list[str]) -> tuple[list[str], Any]:
-    names = [f"util_{t}" for t in types]
+    names = ["time_s", *(f"util_{t}" for t in types)]
     names += ["active_jobs", "waiting_jobs", "running_jobs", "completion_rate_per_h"]
     names += ["solve_wall_s", *(f"fragmented_{t}" for t in types)]
     rows = [np.asarray(tel[n], dtype=np.float32) for n in names]
