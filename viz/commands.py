@@ -72,3 +72,33 @@ def validate_cmd(path: str) -> None:
     except VizFormatError as exc:
         raise InputError(str(exc), source=path) from None
     click.echo(f"{path}: valid GPUVIZ01 ({run.num_rounds:,} rounds, {run.job_ids.size:,} jobs)")
+
+
+@viz.command()
+@click.argument("directories", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--port", type=int, default=8765, show_default=True, help="0: any free port.")
+def serve(directories: tuple[str, ...], port: int) -> None:
+    """Serve the visualizer for DIR (and DIR2, to compare) on 127.0.0.1."""
+    from viz.serve import make_server
+
+    if len(directories) > 2:
+        raise InputError("give one run directory, or two to compare", field="directories")
+    for d in directories:
+        if not Path(d).is_dir():
+            raise InputError("no such run directory", source=d)
+    if not 0 <= port <= 65535:
+        raise InputError(f"port must be 0-65535, not {port}", source="--port", field="port")
+    try:
+        server, url = make_server([Path(d) for d in directories], port)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror})", source="--port"
+        ) from None
+    click.echo(f"serving {', '.join(directories)} at {url}")
+    click.echo("press Ctrl-C to stop")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
