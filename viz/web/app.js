@@ -66,7 +66,9 @@ function story(views, sel) {
 function start(sources) {
   const container = $("runs");
   container.classList.toggle("compare", sources.length > 1);
-  const views = sources.map((s, i) => new RunView(s, container, i));
+  const hoursMax = Math.max(1e-9, ...sources.map((s) => (s.numRounds ? s.timeOf(s.numRounds - 1) / 3600 : 0)));
+  const views = sources.map((s, i) => new RunView(s, container, i, hoursMax));
+  globalThis.__vizViews = views;
   const primary = sources[0];
   const model = new Model(primary.numRounds);
   const roundFor = (v, k) => (v.index === 0 ? k : v.source.roundAt(primary.timeOf(k)));

@@ -3,14 +3,14 @@
 // the cursor at the current round.
 
 const PHASE_COLOURS = ["rgba(120,120,160,0.18)", "rgba(0,0,0,0)", "rgba(80,160,255,0.12)", "rgba(255,80,80,0.20)"];
-const W = 420;
-const H = 110;
+const W = 560;
+const H = 100;
 const PAD_L = 40;
 const PAD_B = 16;
 
 export class Chart {
   // lines: [{ label, values (per round), colour }]; x: hours per round.
-  constructor(canvas, title, x, lines, phases, { yMax } = {}) {
+  constructor(canvas, title, x, lines, phases, { yMax, xMax } = {}) {
     this.canvas = canvas;
     this.x = x;
     const dpr = globalThis.devicePixelRatio || 1;
@@ -26,7 +26,7 @@ export class Chart {
     const b = this.base.getContext("2d");
     b.setTransform(dpr, 0, 0, dpr, 0, 0);
     const n = x.length;
-    this.xMax = n ? x[n - 1] || 1 : 1;
+    this.xMax = xMax || (n ? x[n - 1] || 1 : 1);
     let top = yMax ?? 0;
     if (yMax === undefined) for (const l of lines) for (const v of l.values) if (v > top) top = v;
     this.yMax = top > 0 ? top : 1;
@@ -51,8 +51,9 @@ export class Chart {
     b.fillText("0", 2, H - PAD_B);
     b.fillText(`${fmt(this.xMax)} h`, W - 40, H - 4);
     b.fillText(title, PAD_L + 4, 11);
+    let legendX = PAD_L + 16 + b.measureText(title).width;
     const step = Math.max(1, Math.floor(n / (W - PAD_L)));
-    lines.forEach((l, li) => {
+    lines.forEach((l) => {
       b.strokeStyle = l.colour;
       b.lineWidth = 1.2;
       b.beginPath();
@@ -71,7 +72,9 @@ export class Chart {
       }
       b.stroke();
       b.fillStyle = l.colour;
-      b.fillText(l.label, PAD_L + 4 + 90 * (li + 1), 11);
+      b.fillRect(legendX, 5, 8, 3);
+      b.fillText(l.label, legendX + 11, 11);
+      legendX += 22 + b.measureText(l.label).width;
     });
     this.draw(0);
   }
@@ -103,6 +106,7 @@ export class JctChart extends Chart {
   constructor(canvas, jobs, hoursMax) {
     const finished = jobs.filter((j) => j.finishS !== null);
     super(canvas, "JCT (h) vs completion (h)", [0, hoursMax], [], null, {
+      xMax: hoursMax,
       yMax: Math.max(1, ...finished.map((j) => (j.finishS - j.arrivalS) / 3600)),
     });
     const b = this.base.getContext("2d");

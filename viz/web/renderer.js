@@ -2,12 +2,12 @@
 // by job; repaints only the cells that changed since the last frame.
 import { IDLE } from "./decoder.js";
 
-const CELL = 14;
+const CELL = 12;
 const GAP = 2;
 const SERVER_GAP = 6;
-const LABEL_W = 48;
+const LABEL_W = 44;
 const BAND_GAP = 10;
-const MAX_W = 640;
+const MAX_W = 560;
 export const IDLE_COLOUR = "#2a2f3a";
 
 export function jobColour(id) {

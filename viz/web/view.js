@@ -16,7 +16,8 @@ function el(tag, attrs = {}, parent) {
 }
 
 export class RunView {
-  constructor(source, container, index) {
+  // hoursMax: the time axis's end, shared by the runs of a comparison
+  constructor(source, container, index, hoursMax) {
     this.source = source;
     this.index = index;
     const root = el("section", { class: "run", "data-run": String(index) }, container);
@@ -43,7 +44,7 @@ export class RunView {
     for (let k = 0; k < n; k++) hours[k] = source.timeOf(k) / 3600;
     this.hours = hours;
     const phases = s.phase ? Uint8Array.from(s.phase) : null;
-    const mk = (title, lines, opts) => new Chart(el("canvas", {}, charts), title, hours, lines, phases, opts);
+    const mk = (title, lines, opts) => new Chart(el("canvas", {}, charts), title, hours, lines, phases, { xMax: hoursMax, ...opts });
     this.charts = [];
     const util = source.types.filter((t) => s[`util_${t.name}`]).map((t, i) => ({ label: t.name, values: s[`util_${t.name}`], colour: TYPE_COLOURS[i % 5] }));
     if (util.length) this.charts.push(mk("utilisation", util, { yMax: 1 }));
@@ -54,7 +55,7 @@ export class RunView {
     if (s.completion_rate_per_h) this.charts.push(mk("completions/h", [{ label: "rate", values: s.completion_rate_per_h, colour: "#56d4dd" }]));
     const frag = source.types.filter((t) => s[`fragmented_${t.name}`]).map((t, i) => ({ label: t.name, values: s[`fragmented_${t.name}`], colour: TYPE_COLOURS[i % 5] }));
     if (frag.some((f) => f.values.some((v) => v > 0))) this.charts.push(mk("fragmented GPUs", frag));
-    this.jct = new JctChart(el("canvas", {}, charts), source.jobs, n ? hours[n - 1] : 1);
+    this.jct = new JctChart(el("canvas", {}, charts), source.jobs, hoursMax);
     this.shown = -1;
   }
 
