@@ -10,6 +10,8 @@ bash scripts/bootstrap.sh
 .venv/bin/mypy
 fixtures=$(mktemp -d)
 trap 'rm -rf "$fixtures"' EXIT
-.venv/bin/python -m tests.viz_fixtures "$fixtures" >/dev/null
+.venv/bin/hetsim run --policy max_min_fairness_perf --cluster 4:4:4 --rate 1.0 --multi-gpu \
+  --gpus-per-server 2 --max-jobs 20 --events --quiet --out "$fixtures/small-run" 2>/dev/null
+.venv/bin/python -m tests.viz_fixtures "$fixtures" "$fixtures/small-run" >/dev/null
 VIZ_FIXTURES="$fixtures" node --test viz/web/test/
 .venv/bin/python -m pytest "$@"
