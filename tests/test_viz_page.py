@@ -78,7 +78,8 @@ class Watched:
             )
         except Exception:
             status = self.page.text_content("#status")
-            raise AssertionError(f"no first frame; status {status!r}, errors {self.errors}") from None
+            message = f"no first frame; status {status!r}, errors {self.errors}"
+            raise AssertionError(message) from None
         return self.page
 
     def round(self) -> int:
