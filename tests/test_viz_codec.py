@@ -185,6 +185,11 @@ def test_a_real_run_encodes_to_a_valid_file_matching_its_trace(small_run: Path) 
     waiting = np.array([q.size for q in back.queues])
     assert np.array_equal(waiting, tel["waiting_jobs"])
     assert int((back.job_flags & JOB_FINISHED).astype(bool).sum()) == result["jobs_completed"]
+    gpu_type = np.repeat(np.arange(len(back.counts)), back.counts)
+    for row, job in enumerate(back.job_ids.tolist()):  # rounds run per type, counted plainly
+        on = back.round_gpu_job == job
+        want = [int(on[:, gpu_type == k].any(axis=1).sum()) for k in range(len(back.counts))]
+        assert back.job_rounds_run[row].tolist() == want, job
     unrunnable = (back.job_flags & JOB_UNRUNNABLE).astype(bool)
     assert unrunnable.any() and np.array_equal(unrunnable, back.job_gpus > 4)  # 4 GPUs a type
 

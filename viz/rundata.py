@@ -215,13 +215,15 @@ def read_run(directory: Path) -> RunData:
     n, m = len(ids), len(types)
     window = config.get("window")
     rounds_run = np.zeros((n, m), dtype=np.uint32)
-    row_of = {j: i for i, j in enumerate(ids)}
+    id_array = np.array(ids, dtype=np.int64)
     for k in range(m):
-        cells = grids[:, gpu_type == k]
-        for rnd in range(r):
-            for j in np.unique(cells[rnd]).tolist():
-                if j != IDLE:
-                    rounds_run[row_of[j], k] += 1
+        # each job once per round it held a GPU of this type
+        cells = np.sort(grids[:, gpu_type == k], axis=1)
+        first = np.ones(cells.shape, dtype=bool)
+        first[:, 1:] = cells[:, 1:] != cells[:, :-1]
+        held = cells[first & (cells != IDLE)].astype(np.int64)
+        rows = np.searchsorted(id_array, held)
+        rounds_run[:, k] = np.bincount(rows, minlength=n)[:n]
     arrival = np.array([rep.jobs[j]["arrival"] for j in ids], dtype=np.float64)
     finish = np.array([rep.jobs[j].get("finish", np.nan) for j in ids], dtype=np.float64)
     arrival_round = np.searchsorted(times, arrival, side="left").astype(np.int64)
