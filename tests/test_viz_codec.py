@@ -223,3 +223,16 @@ def test_cli_refuses_a_run_without_events(
     code, _, err = run_cli(["viz", "encode", str(out), "-o", str(tmp_path / "x.bin")], capsys)
     assert code == 2 and "events.jsonl" in err and "--events" in err
     assert not (tmp_path / "x.bin").exists()
+
+
+def test_cli_serve_refuses_bad_arguments(
+    small_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """serve: a missing directory, three runs or a bad port are one line and exit 2."""
+    for argv in (
+        ["viz", "serve", str(tmp_path / "missing")],
+        ["viz", "serve", str(small_run), str(small_run), str(small_run)],
+        ["viz", "serve", str(small_run), "--port", "70000"],
+    ):
+        code, _, err = run_cli(argv, capsys)
+        assert code == 2 and err.startswith("hetsim: error:") and len(err.splitlines()) == 1
