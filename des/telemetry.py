@@ -255,7 +255,8 @@ class TelemetryCollector:
         phase = c["phase"].copy()
         if verdict is not None:
             back = self.evidence_completions(verdict)
-            start = completed[-back].finish if 0 < back <= len(completed) else 0.0
+            # fewer completions than the verdict's span: it rests on all of them
+            start = completed[max(0, len(completed) - back)].finish if completed else 0.0
             phase[c["time_s"] >= start] = SATURATED
         out: dict[str, npt.NDArray[Any]] = {
             "round": c["round"],

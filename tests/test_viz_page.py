@@ -203,6 +203,10 @@ def test_a_local_file_opens_through_the_picker(
         page.wait_for_function("window.__viz.firstFrameMs !== null", timeout=30_000)
         assert "local.viz.bin" in (page.text_content(".run h2") or "")
         assert "round 1 ·" in (page.text_content("[data-testid=caption-0]") or "")
+        page.set_input_files("#file", str(good))  # a second open replaces the first
+        page.wait_for_function("window.__viz.firstFrameMs !== null", timeout=30_000)
+        page.keyboard.press("ArrowRight")
+        assert w.round() == 1  # one step: the first controller's listeners are gone
         cut = tmp_path / "cut.viz.bin"
         cut.write_bytes(blob[:-16])
         page.set_input_files("#file", str(cut))
@@ -241,5 +245,27 @@ def test_the_server_serves_ranges_and_nothing_else(runs: tuple[Path, Path]) -> N
                      "/%2e%2e/etc/passwd", "/etc/passwd", "/run/0/../../events.jsonl"):  # fmt: skip
             assert get(path).status == 404, path
         assert get("/decoder.js").status == 200
+    finally:
+        server.shutdown()
+
+
+def test_a_truncated_served_file_is_an_error_on_the_page(
+    browser: Browser, runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A served file shorter than its header says: the page names the header's offset 56."""
+    import shutil
+
+    run = tmp_path / "cut-run"
+    shutil.copytree(runs[0], run)
+    from viz.encode import encode_run
+
+    encode_run(run, run / VIZ_FILE)
+    (run / VIZ_FILE).write_bytes((run / VIZ_FILE).read_bytes()[:-64])  # newer than the run
+    server, url = serve_in_thread([run])
+    try:
+        w = Watched(browser)
+        w.page.goto(url)
+        w.page.wait_for_function("document.getElementById('status').className === 'error'")
+        assert "section 'header' at offset 56" in (w.page.text_content("#status") or "")
     finally:
         server.shutdown()

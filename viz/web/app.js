@@ -28,10 +28,10 @@ for (const [key, what] of SHORTCUTS) {
 
 async function openSources(sources) {
   status("loading…");
-  $("runs").replaceChildren();
   stats.startedAt = performance.now();
   stats.firstFrameMs = null;
   const opened = await Promise.all(sources.map((s) => s.open()));
+  $("runs").replaceChildren();
   start(opened);
 }
 
@@ -118,6 +118,7 @@ function start(sources) {
     play: $("play"), back: $("back"), fwd: $("fwd"), speed: $("speed"), slider: $("slider"),
     seekForm: $("seekform"), seekBox: $("seekbox"),
   };
+  if (globalThis.__vizController) globalThis.__vizController.detach();
   const controller = new Controller(model, views, ui, ensure);
   globalThis.__vizController = controller;
   model.subscribe((what) => {

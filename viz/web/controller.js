@@ -21,17 +21,25 @@ export class Controller {
     this.ensure = ensure;
     this.last = 0;
     this.carry = 0;
-    ui.play.addEventListener("click", () => model.setPlaying(!model.playing));
-    ui.back.addEventListener("click", () => model.step(-1));
-    ui.fwd.addEventListener("click", () => model.step(1));
-    ui.speed.addEventListener("change", () => model.setSpeed(Number(ui.speed.value)));
+    // every listener goes with detach(), so opening other files does not double them
+    this.listening = new AbortController();
+    const opts = { signal: this.listening.signal };
+    ui.play.addEventListener("click", () => model.setPlaying(!model.playing), opts);
+    ui.back.addEventListener("click", () => model.step(-1), opts);
+    ui.fwd.addEventListener("click", () => model.step(1), opts);
+    ui.speed.addEventListener("change", () => model.setSpeed(Number(ui.speed.value)), opts);
     ui.slider.max = String(Math.max(0, model.numRounds - 1));
-    ui.slider.addEventListener("input", () => model.seek(Number(ui.slider.value)));
-    ui.seekForm.addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.seekTo(ui.seekBox.value);
-    });
-    document.addEventListener("keydown", (e) => this.key(e));
+    ui.slider.value = "0";
+    ui.slider.addEventListener("input", () => model.seek(Number(ui.slider.value)), opts);
+    ui.seekForm.addEventListener(
+      "submit",
+      (e) => {
+        e.preventDefault();
+        this.seekTo(ui.seekBox.value);
+      },
+      opts,
+    );
+    document.addEventListener("keydown", (e) => this.key(e), opts);
     for (const v of views) {
       const pick = (e, sticky) => {
         const r = v.canvas.getBoundingClientRect();
@@ -39,8 +47,8 @@ export class Controller {
         const job = v.jobOnGpu(g);
         if (sticky || job !== null) model.select(g < 0 ? null : { run: v.index, gpu: g, job });
       };
-      v.canvas.addEventListener("mousemove", (e) => pick(e, false));
-      v.canvas.addEventListener("click", (e) => pick(e, true));
+      v.canvas.addEventListener("mousemove", (e) => pick(e, false), opts);
+      v.canvas.addEventListener("click", (e) => pick(e, true), opts);
     }
     model.subscribe((what) => {
       if (what === "playing") {
@@ -53,6 +61,11 @@ export class Controller {
       if (what === "round") ui.slider.value = String(model.round);
       if (what === "speed") ui.speed.value = String(model.speed);
     });
+  }
+
+  detach() {
+    this.model.setPlaying(false);
+    this.listening.abort();
   }
 
   seekTo(text) {

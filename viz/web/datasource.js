@@ -1,7 +1,7 @@
 // DataSource: the bytes of one run, fetched with HTTP Range requests (or sliced from a
 // local file's ArrayBuffer), rounds decoded in a Web Worker in blocks and kept in an
 // LRU cache; requests no longer wanted are aborted (fast seeking).
-import { parseHeader, decodeFront, decodeBack, decodeQueue, HEADER_SIZE } from "./decoder.js";
+import { parseHeader, decodeFront, decodeBack, decodeQueue, FormatError, HEADER_SIZE } from "./decoder.js";
 import { LruCache } from "./lru.js";
 
 const BLOCK = 128; // rounds per request
@@ -39,6 +39,7 @@ export class DataSource {
     if (this.source instanceof ArrayBuffer) return this.source.slice(start, end);
     this.stats.requests++;
     const res = await fetch(this.source, { headers: { Range: `bytes=${start}-${end - 1}` }, signal });
+    if (res.status === 416) throw new RangeError(`bytes ${start}-${end - 1} are past the end of ${this.source}`);
     if (res.status !== 206 && res.status !== 200) throw new Error(`${this.source}: HTTP ${res.status}`);
     let buf = await res.arrayBuffer();
     if (res.status === 200) buf = buf.slice(start, end); // a server without Range support
@@ -55,7 +56,11 @@ export class DataSource {
     const h = this.header;
     if (size === undefined && h.fileSize > 0) {
       // the last 8 bytes must exist: a truncated file fails here, not at the end of play
-      await this.bytes(h.fileSize - 8, h.fileSize);
+      try {
+        await this.bytes(h.fileSize - 8, h.fileSize);
+      } catch (e) {
+        throw new FormatError("header", 56, `the file is shorter than the ${h.fileSize} bytes the header says (truncated?): ${e.message}`);
+      }
     }
     const front = await this.bytes(0, h.roundsOffset);
     Object.assign(this, decodeFront(h, front));
