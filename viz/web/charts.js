@@ -84,7 +84,7 @@ export class Chart {
   }
 
   py(v) {
-    return (H - PAD_B) * (1 - Math.min(v, this.yMax) / this.yMax);
+    return 14 + (H - PAD_B - 14) * (1 - Math.min(v, this.yMax) / this.yMax); // below the title
   }
 
   draw(k) {
