@@ -74,6 +74,7 @@ class RoundScheduler:
         gpu_type_names: Sequence[str],
         *,
         on_round: Callable[[int], None] | None = None,
+        on_plan: Callable[[RoundPlan], None] | None = None,
         on_idle: Callable[[], None] | None = None,
         on_unrunnable: Callable[[Job], None] | None = None,
     ) -> None:
@@ -85,6 +86,7 @@ class RoundScheduler:
         self.throughput_row = throughput_row
         self.type_names = list(gpu_type_names)
         self.on_round = on_round
+        self.on_plan = on_plan
         self.on_idle = on_idle
         self.on_unrunnable = on_unrunnable
         self.unrunnable = 0
@@ -158,6 +160,8 @@ class RoundScheduler:
                 self.solver_stats.add(plan.solve)
                 self._log_solve(plan.solve)
             previous = self._log_round(plan, previous)
+            if self.on_plan is not None:
+                self.on_plan(plan)
             self.mechanism_s += time.perf_counter() - started
             if self.on_round is not None:
                 self.on_round(self.rounds)

@@ -32,9 +32,10 @@ from des.config import SimConfig
 from des.monitor import SaturationDetector, Verdict, saturation_monitor
 from des.rounds import RoundScheduler
 from des.snapshot import snapshot
+from des.telemetry import TelemetryCollector
 from des.worker import GpuWorker
 from scheduler import registry
-from scheduler.mechanism import MechanismConfig, RoundMechanism
+from scheduler.mechanism import MechanismConfig, RoundMechanism, RoundPlan
 from workloads import (
     TEMPLATES,
     GeneratorConfig,
@@ -135,6 +136,7 @@ class Simulation:
         throughputs: ThroughputTable | None = None,
         jobs: Iterable[Job] | None = None,
         progress: Callable[[Simulation], None] | None = None,
+        telemetry: bool = False,
     ) -> None:
         self.config = config
         self.throughputs = throughputs or load_throughputs(config.workload.throughputs_path)
@@ -190,8 +192,14 @@ class Simulation:
             self._throughput_row,
             cluster.gpu_types,
             on_round=self._on_round,
+            on_plan=self._on_plan if telemetry else None,
             on_idle=self._on_idle,
             on_unrunnable=self._on_unrunnable,
+        )
+        self.telemetry: TelemetryCollector | None = (
+            TelemetryCollector(self.topology, self.mechanism.jobs, self.window, config.saturation)
+            if telemetry
+            else None
         )
         self.detector = SaturationDetector(config.saturation, cluster.total_gpus, self.window)
         self.stop: simpy.Event = self.env.event()
@@ -218,6 +226,18 @@ class Simulation:
 
     def _throughput_row(self, job: Job) -> np.ndarray:
         return self.throughputs.isolated(job.model, job.scale_factor, self.config.cluster.gpu_types)
+
+    def _on_arrival(self, job: Job) -> None:
+        if self.telemetry is not None:
+            self.telemetry.job_arrived(job.job_id)
+        self.scheduler.on_arrival(job)
+
+    def _on_plan(self, plan: RoundPlan) -> None:
+        assert self.telemetry is not None
+        sched = self.scheduler
+        self.telemetry.observe(
+            plan, self.env.now, sched.rounds, sched.arrived, self.tracker.completed
+        )
 
     def _window_left(self) -> int | None:
         window = self.window
@@ -289,7 +309,7 @@ class Simulation:
         env = self.env
         for worker in self.workers:
             env.process(worker.run())
-        self._arrivals = env.process(arrival_process(env, self.jobs, self.scheduler.on_arrival))
+        self._arrivals = env.process(arrival_process(env, self.jobs, self._on_arrival))
         env.process(self.scheduler.run())
         if self.config.saturation.enabled:
             tick = self.config.saturation.window_completions / max(

@@ -36,7 +36,7 @@ from des.config import (
 )
 from des.result import build_result
 from des.simulation import Simulation, load_workload
-from hetsim import limits
+from hetsim import limits, telemetry_file
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError
 from hetsim.eventlog import trace_processors
@@ -53,6 +53,7 @@ from sweep import report, table
 from sweep.executors import Backend, open_backend
 from sweep.runner import SweepState, check_sweep_dir, load_records, run_sweep
 from sweep.spec import load_sweep, with_overrides
+from viz import commands as viz_commands
 from workloads import (
     GeneratorConfig,
     Job,
@@ -289,6 +290,14 @@ def cli() -> None:
 @click.option("--stop-at", type=float, help="End at this simulated hour and write DIR/state.json.")
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
 @click.option(
+    "--telemetry",
+    "telemetry_format",
+    type=click.Choice(telemetry_file.FORMATS),
+    default="parquet",
+    show_default=True,
+    help="Per-round telemetry: DIR/telemetry.parquet, DIR/telemetry.csv, or none.",
+)
+@click.option(
     "--out",
     "out_dir",
     required=True,
@@ -310,7 +319,14 @@ def run(**opts: Any) -> None:
         events_fh = (staged.path / EVENTS_FILE).open("w") if opts["events"] else None
         try:
             configure_logging(events_fh)
-            sim = Simulation(config, throughputs=throughputs, jobs=jobs, progress=progress)
+            telemetry = opts["telemetry_format"]
+            sim = Simulation(
+                config,
+                throughputs=throughputs,
+                jobs=jobs,
+                progress=progress,
+                telemetry=telemetry != "none",
+            )
             outcome = sim.run()
         finally:
             if events_fh is not None:
@@ -319,6 +335,9 @@ def run(**opts: Any) -> None:
         if progress is not None and sys.stderr.isatty():
             sys.stderr.write("\n")
         result = build_result(outcome)
+        if sim.telemetry is not None:
+            columns = sim.telemetry.columns(outcome.saturation, outcome.completions)
+            telemetry_file.write_telemetry(staged.path, columns, telemetry)
         (staged.path / "result.json").write_text(dumps(result), encoding="utf-8")
         if outcome.state is not None:
             (staged.path / STATE_FILE).write_text(dumps(outcome.state), encoding="utf-8")
@@ -889,6 +908,9 @@ class Terminated(BaseException):
 
 def _terminate(signum: int, frame: object) -> None:
     raise Terminated
+
+
+cli.add_command(viz_commands.viz)
 
 
 def main(argv: list[str] | None = None) -> None:
