@@ -352,8 +352,8 @@ def run(**opts: Any) -> None:
 def _trace_jobs(config: SimConfig, throughputs: ThroughputTable) -> list[Job] | None:
     """A trace's jobs, read before the run so that a window reaching past the trace's
     last job is refused instead of reported as jobs that never finished."""
-    if config.workload.trace_path is None:
-        return None
+    if config.workload.trace_path is None or config.workload.real_trace:
+        return None  # a real trace is read (and its window checked) by workloads.traces
     jobs = list(load_workload(config, throughputs))
     window = config.window
     if window is not None and window.end > len(jobs):

@@ -329,14 +329,14 @@ CASES: list[Case] = [
     bad_line("trace data dir 2", "needs_data_dir", "2"),
     bad_line("trace unknown job type", "job_type", "NoSuchModel"),
     bad_line("trace empty job type", "job_type", " "),
-    trace_file("trace nine fields", "a\tb\tc\n", "t.tsv:1: field 'fields'"),
+    trace_file("trace nine fields", "a\tb\tc\n", "t.tsv:1: field 'trace_format'"),
     trace_file(
         "trace arrival decreasing",
         _trace_line(arrival_time="10.0") + "\n" + _trace_line(arrival_time="5.0") + "\n",
         "t.tsv:2: field 'arrival_time'",
     ),
     trace_file("trace binary", b"\xff\xfe\x00\x01garbage", "t.tsv: trace is not UTF-8"),
-    trace_file("trace empty", "", "t.tsv: trace has no jobs"),
+    trace_file("trace empty", "", "t.tsv: trace is empty"),
     trace_file(
         "trace window beyond it",
         _trace_line() + "\n",
