@@ -1,7 +1,9 @@
 """The sliding-window saturation monitor: ends an overloaded run and says why.
 
 Three verdicts: *stalled* (completions all but stopped at full utilisation),
-*queue_growth* (arrivals outpace completions) and *starved* (a few window jobs get no
+*queue_growth* (arrivals outpace completions: by far over the last few hundred
+arrivals, whatever the cluster's size, or slightly but for thousands of completions)
+and *starved* (a few window jobs get no
 GPU time at all while every later job overtakes them, so the window never completes
 although the queue is stable: AlloX's shortest-first assignment does this under high
 load, and so do the reference's zero-throughput allocations under ``--quirks gavel``).
@@ -28,6 +30,9 @@ from des.config import SaturationConfig, WindowConfig
 log = structlog.get_logger()
 
 HOUR = 3600.0
+# Stalled also needs fewer completions than this fraction of the arrivals in the same
+# span: a small cluster that finishes few jobs because few arrive is not stalled.
+STALL_ARRIVAL_FRACTION = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +42,9 @@ class Observation:
     ``busy_gpu_s``: GPU-seconds of work finished so far; ``active``: jobs admitted and
     not finished; ``completions``, ``arrivals``: jobs finished and arrived so far;
     ``window_left``: jobs of the measurement window not finished yet (None: no window);
-    ``window_service_gpu_s``: GPU-seconds of service window jobs have received so far.
+    ``window_service_gpu_s``: GPU-seconds of service window jobs have received so far;
+    ``backlog_gpu_s``: GPU-seconds of work the active jobs still need, each on its
+    fastest type.
     """
 
     time: float
@@ -47,6 +54,7 @@ class Observation:
     arrivals: int
     window_left: int | None = None  # measurement-window jobs not yet finished
     window_service_gpu_s: float = 0.0  # GPU time given to window jobs so far
+    backlog_gpu_s: float = 0.0  # work the active jobs still need, on their fastest type
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,13 @@ class SaturationDetector:
         # The observation at each block boundary (every w completions), enough for the
         # growth horizon of growth_windows blocks.
         self._marks: deque[Observation] = deque(maxlen=config.growth_windows + 1)
+        # Per horizon of h arrivals: every observation since the last one h arrivals ago.
+        self._horizons: list[int] = []
+        h = config.overload_arrivals
+        while h >= config.overload_min_arrivals:
+            self._horizons.append(h)
+            h //= 2
+        self._since: list[deque[Observation]] = [deque() for _ in self._horizons]
 
     def _utilization(self, a: Observation, b: Observation) -> float:
         span = b.time - a.time
@@ -94,6 +109,9 @@ class SaturationDetector:
         stalled = self._stalled(obs)
         if stalled is not None:
             return stalled
+        outpaced = self._outpaced(obs)
+        if outpaced is not None:
+            return outpaced
         if closed:
             growing = self._growing(obs)
             if growing is not None:
@@ -108,14 +126,20 @@ class SaturationDetector:
         span_h = (now.time - first.time) / HOUR
         if span_h <= 0:
             return None
-        rate = (now.completions - first.completions) / span_h
+        completions = now.completions - first.completions
+        arrivals = now.arrivals - first.arrivals
+        rate = completions / span_h
         util = self._utilization(first, now)
-        if rate < cfg.min_completion_rate_per_h and util >= cfg.min_utilization:
+        if (
+            rate < cfg.min_completion_rate_per_h
+            and completions < STALL_ARRIVAL_FRACTION * arrivals
+            and util >= cfg.min_utilization
+        ):
             return Verdict(
                 "stalled",
-                f"completion rate {rate:.3f} jobs/h over the last "
-                f"{now.completions - first.completions} completions is below "
-                f"{cfg.min_completion_rate_per_h} jobs/h at {util:.1%} utilisation",
+                f"completion rate {rate:.3f} jobs/h over the last {completions} "
+                f"completions is below {cfg.min_completion_rate_per_h} jobs/h at "
+                f"{util:.1%} utilisation while {arrivals} jobs arrived",
                 now.time,
             )
         return None
@@ -140,6 +164,50 @@ class SaturationDetector:
             f"{completions} completions ({growth / max(arrivals, 1):.1%} of "
             f"{arrivals} arrivals, {growth / max(noise, 1e-9):.1f} sigma) at "
             f"{util:.1%} utilisation: arrivals outpace completions",
+            now.time,
+        )
+
+    def _outpaced(self, now: Observation) -> Verdict | None:
+        """The work waiting grew by a good part of what the whole cluster can do, over
+        the last ``h`` arrivals at full utilisation with more jobs active than GPUs:
+        arrivals bring work faster than the GPUs can do it. Each horizon of the ladder
+        (``overload_arrivals`` halved down to ``overload_min_arrivals``) asks for the
+        fraction scaled by ``sqrt(overload_arrivals / h)``, as the noise of the work that
+        ``h`` arrivals bring is, so a gross overload is called after a few dozen."""
+        cfg = self.config
+        verdict = None
+        for h, since in zip(self._horizons, self._since, strict=True):
+            if since and since[-1].arrivals == now.arrivals:
+                since[-1] = now  # the later of two starts with as many arrivals is better
+            else:
+                since.append(now)  # so at most h + 1 are kept
+            while len(since) > 1 and since[1].arrivals <= now.arrivals - h:
+                since.popleft()
+            if verdict is None:
+                verdict = self._outpaced_over(since[0], now, h)
+        return verdict
+
+    def _outpaced_over(self, start: Observation, now: Observation, h: int) -> Verdict | None:
+        cfg = self.config
+        if now.arrivals - start.arrivals < h or now.active <= self.total_gpus:
+            return None
+        util = self._utilization(start, now)
+        if util < cfg.min_utilization:
+            return None
+        capacity = (now.time - start.time) * self.total_gpus
+        growth = now.backlog_gpu_s - start.backlog_gpu_s
+        needed = cfg.overload_backlog_fraction * math.sqrt(cfg.overload_arrivals / h)
+        if growth < needed * capacity:
+            return None
+        return Verdict(
+            "queue_growth",
+            f"the work waiting grew by {growth / HOUR:,.0f} GPU-hours in "
+            f"{(now.time - start.time) / HOUR:.1f} h, {growth / capacity:.0%} of what the "
+            f"{self.total_gpus} GPUs can do in that time (at most {needed:.0%} over "
+            f"{h} arrivals), while {now.arrivals - start.arrivals} jobs arrived and "
+            f"{now.completions - start.completions} finished; active jobs rose from "
+            f"{start.active} to {now.active} at {util:.1%} utilisation: arrivals outpace "
+            f"the cluster",
             now.time,
         )
 
