@@ -174,7 +174,6 @@ class SaturationDetector:
         (``overload_arrivals`` halved down to ``overload_min_arrivals``) asks for the
         fraction scaled by ``sqrt(overload_arrivals / h)``, as the noise of the work that
         ``h`` arrivals bring is, so a gross overload is called after a few dozen."""
-        cfg = self.config
         verdict = None
         for h, since in zip(self._horizons, self._since, strict=True):
             if since and since[-1].arrivals == now.arrivals:

@@ -10,8 +10,11 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from des.config import SaturationConfig, WindowConfig
+from cluster import parse_cluster
+from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
 from des.monitor import Observation, SaturationDetector, Verdict, saturation_monitor
+from des.result import build_result
+from des.simulation import Simulation
 
 GPUS = 108
 HOUR = 3600.0
@@ -338,7 +341,7 @@ def test_overload_needs_more_active_jobs_than_gpus_and_a_full_horizon() -> None:
     """Fewer active jobs than GPUs, or fewer arrivals than the horizon: no verdict."""
     stream = _work_stream(108, 10.0, 5.0, 0.9, 3000)
     few = [
-        Observation(o.time, o.completions, 100, o.busy_gpu_s, o.arrivals, None, 0.0, o.backlog_gpu_s)
+        Observation(o.time, o.completions, 100, o.busy_gpu_s, o.arrivals, None, 0, o.backlog_gpu_s)
         for o in stream
     ]
     assert _first_verdict(SaturationDetector(SaturationConfig(), 108), few) is None
@@ -379,3 +382,43 @@ def test_overload_thresholds_are_checked(kw: dict[str, float], match: str) -> No
     """Out-of-range overload thresholds are refused with a message naming them."""
     with pytest.raises(ValueError, match=match):
         SaturationConfig(**kw)  # type: ignore[arg-type]
+
+
+def _las_run(cluster: str, rate: float, seed: int, window: tuple[int, int]) -> dict[str, object]:
+    config = SimConfig(
+        policy="max_min_fairness",
+        cluster=parse_cluster(cluster),
+        workload=WorkloadConfig(rate_per_hour=rate),
+        window=WindowConfig(*window),
+        seed=seed,
+        timeout_s=600.0,
+    )
+    return build_result(Simulation(config).run())
+
+
+def test_a_small_cluster_nine_times_overloaded_ends_within_a_day() -> None:
+    """12 GPUs at 6 jobs/h (agnostic LAS, nine times more work than they can do): the
+    run ends as queue growth within a simulated day, long before its window."""
+    r = _las_run("4:4:4", 6.0, 1, (20, 60))
+    assert r["end_reason"] == "saturated" and r["saturation_reason"] == "queue_growth"
+    assert r["sim_time_s"] < 24 * HOUR  # type: ignore[operator]
+    assert "of what the 12 GPUs can do" in r["saturation_message"]  # type: ignore[operator]
+    assert r["window_jobs_unfinished"] > 0  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_the_published_slowly_overloaded_las_point_runs_to_its_end() -> None:
+    """Agnostic LAS at 5.6 jobs/h on 36:36:36 (published: 95.99 h) is not cut: its
+    window completes (about 160 s of wall time)."""
+    r = _las_run("36:36:36", 5.6, 0, (4000, 5000))
+    assert r["end_reason"] == "window_complete" and r["saturated"] is False
+    assert 90 * HOUR < r["avg_jct_s"] < 105 * HOUR  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_a_108_gpu_cluster_at_twice_its_capacity_ends_early() -> None:
+    """Agnostic LAS at 10 jobs/h on 36:36:36 ends as queue growth within a few hundred
+    simulated hours, not at the window (which would need thousands)."""
+    r = _las_run("36:36:36", 10.0, 0, (4000, 5000))
+    assert r["end_reason"] == "saturated" and r["saturation_reason"] == "queue_growth"
+    assert r["sim_time_s"] < 300 * HOUR  # type: ignore[operator]
