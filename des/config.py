@@ -70,11 +70,13 @@ class SaturationConfig:
     at 6.4 jobs/h the statistic stays above 5.5 from the first full horizon on.
 
     *Outpaced* (reported as queue growth too): over the last ``overload_arrivals``
-    arrivals, at that utilisation and with more jobs active than GPUs, the work the
-    active jobs still need (GPU-seconds, each on its fastest type) grew by at least
-    ``overload_backlog_fraction`` of the GPU-seconds the cluster had in that span; or
-    over a shorter horizon of h arrivals (``overload_arrivals`` halved down to
-    ``overload_min_arrivals``) by ``sqrt(overload_arrivals / h)`` times that fraction,
+    arrivals and over the ``overload_arrivals`` before them, at that utilisation and
+    with more jobs active than GPUs, the work the active jobs still need (GPU-seconds,
+    each on its fastest type) grew by at least ``overload_backlog_fraction`` of the
+    GPU-seconds the cluster had in each span (two spans in a row: one long job of many
+    GPUs can fill one on its own); or over two shorter spans of h arrivals
+    (``overload_arrivals`` halved down to ``overload_min_arrivals``) by
+    ``sqrt(overload_arrivals / h)`` times that fraction,
     since the work that h arrivals bring varies as ``1 / sqrt(h)``. Work, not a count of
     jobs: least-attained-service policies keep finishing the short jobs of an overloaded
     cluster while its long ones pile up, so jobs complete nearly as often as they arrive
@@ -98,7 +100,7 @@ class SaturationConfig:
     # Outpaced: the work waiting grew by this fraction of the cluster's GPU time over
     # the last overload_arrivals arrivals.
     overload_arrivals: int = 1600
-    overload_backlog_fraction: float = 0.3
+    overload_backlog_fraction: float = 0.25
     # ... and over shorter horizons, halved down to this many arrivals, a larger fraction
     overload_min_arrivals: int = 50
     # Starved: unfinished window jobs got no GPU time while this many other jobs finished

@@ -1,8 +1,9 @@
 """The sliding-window saturation monitor: ends an overloaded run and says why.
 
 Three verdicts: *stalled* (completions all but stopped at full utilisation),
-*queue_growth* (arrivals outpace completions: by far over the last few hundred
-arrivals, whatever the cluster's size, or slightly but for thousands of completions)
+*queue_growth* (arrivals outpace completions: the work waiting grows by far over
+the last few hundred arrivals, whatever the cluster's size, or the job count grows
+slightly but for thousands of completions)
 and *starved* (a few window jobs get no
 GPU time at all while every later job overtakes them, so the window never completes
 although the queue is stable: AlloX's shortest-first assignment does this under high
@@ -82,13 +83,16 @@ class SaturationDetector:
         # The observation at each block boundary (every w completions), enough for the
         # growth horizon of growth_windows blocks.
         self._marks: deque[Observation] = deque(maxlen=config.growth_windows + 1)
-        # Per horizon of h arrivals: every observation since the last one h arrivals ago.
+        # Per horizon of h arrivals: the observations of the last two spans of h.
         self._horizons: list[int] = []
         h = config.overload_arrivals
         while h >= config.overload_min_arrivals:
             self._horizons.append(h)
             h //= 2
-        self._since: list[deque[Observation]] = [deque() for _ in self._horizons]
+        # (since the last h arrivals ago, since h arrivals before that)
+        self._since: list[tuple[deque[Observation], deque[Observation]]] = [
+            (deque(), deque()) for _ in self._horizons
+        ]
 
     def _utilization(self, a: Observation, b: Observation) -> float:
         span = b.time - a.time
@@ -168,41 +172,57 @@ class SaturationDetector:
         )
 
     def _outpaced(self, now: Observation) -> Verdict | None:
-        """The work waiting grew by a good part of what the whole cluster can do, over
-        the last ``h`` arrivals at full utilisation with more jobs active than GPUs:
-        arrivals bring work faster than the GPUs can do it. Each horizon of the ladder
-        (``overload_arrivals`` halved down to ``overload_min_arrivals``) asks for the
-        fraction scaled by ``sqrt(overload_arrivals / h)``, as the noise of the work that
-        ``h`` arrivals bring is, so a gross overload is called after a few dozen."""
+        """The work waiting grew by a good part of what the whole cluster can do over
+        each of the last two spans of ``h`` arrivals, at full utilisation with more jobs
+        active than GPUs: arrivals bring work faster than the GPUs can do it. Each
+        horizon of the ladder (``overload_arrivals`` halved down to
+        ``overload_min_arrivals``) asks for the fraction scaled by
+        ``sqrt(overload_arrivals / h)``, as the noise of the work that ``h`` arrivals
+        bring is, so a gross overload is called after a hundred arrivals. Two spans in a
+        row, because one long job of many GPUs can fill one span on its own."""
         verdict = None
-        for h, since in zip(self._horizons, self._since, strict=True):
-            if since and since[-1].arrivals == now.arrivals:
-                since[-1] = now  # the later of two starts with as many arrivals is better
-            else:
-                since.append(now)  # so at most h + 1 are kept
-            while len(since) > 1 and since[1].arrivals <= now.arrivals - h:
-                since.popleft()
+        for h, (recent, earlier) in zip(self._horizons, self._since, strict=True):
+            for since in (recent, earlier):
+                if since and since[-1].arrivals == now.arrivals:
+                    since[-1] = now  # the later of two with as many arrivals is better
+                else:
+                    since.append(now)  # so at most 2h + 1 are kept
+            while len(recent) > 1 and recent[1].arrivals <= now.arrivals - h:
+                recent.popleft()
+            mid = recent[0]  # the last observation at least h arrivals ago
+            while len(earlier) > 1 and earlier[1].arrivals <= mid.arrivals - h:
+                earlier.popleft()
             if verdict is None:
-                verdict = self._outpaced_over(since[0], now, h)
+                verdict = self._outpaced_over(earlier[0], mid, now, h)
         return verdict
 
-    def _outpaced_over(self, start: Observation, now: Observation, h: int) -> Verdict | None:
+    def _backlog_growth(self, start: Observation, end: Observation) -> float:
+        """Growth of the work waiting over the span, as a fraction of the cluster's
+        GPU time in it."""
+        capacity = (end.time - start.time) * self.total_gpus
+        return (end.backlog_gpu_s - start.backlog_gpu_s) / capacity if capacity > 0 else 0.0
+
+    def _outpaced_over(
+        self, start: Observation, mid: Observation, now: Observation, h: int
+    ) -> Verdict | None:
         cfg = self.config
-        if now.arrivals - start.arrivals < h or now.active <= self.total_gpus:
+        if mid.arrivals - start.arrivals < h or now.arrivals - mid.arrivals < h:
+            return None
+        if now.active <= self.total_gpus:
             return None
         util = self._utilization(start, now)
         if util < cfg.min_utilization:
             return None
-        capacity = (now.time - start.time) * self.total_gpus
-        growth = now.backlog_gpu_s - start.backlog_gpu_s
         needed = cfg.overload_backlog_fraction * math.sqrt(cfg.overload_arrivals / h)
-        if growth < needed * capacity:
+        first, last = self._backlog_growth(start, mid), self._backlog_growth(mid, now)
+        if first < needed or last < needed:
             return None
+        growth = now.backlog_gpu_s - start.backlog_gpu_s
         return Verdict(
             "queue_growth",
             f"the work waiting grew by {growth / HOUR:,.0f} GPU-hours in "
-            f"{(now.time - start.time) / HOUR:.1f} h, {growth / capacity:.0%} of what the "
-            f"{self.total_gpus} GPUs can do in that time (at most {needed:.0%} over "
+            f"{(now.time - start.time) / HOUR:.1f} h, {first:.0%} then {last:.0%} of what "
+            f"the {self.total_gpus} GPUs can do in each half (at most {needed:.0%} per "
             f"{h} arrivals), while {now.arrivals - start.arrivals} jobs arrived and "
             f"{now.completions - start.completions} finished; active jobs rose from "
             f"{start.active} to {now.active} at {util:.1%} utilisation: arrivals outpace "
