@@ -171,4 +171,12 @@ class CompletionTracker:
             arrivals=self._arrivals(),
             window_left=self._window_left(),
             window_service_gpu_s=self.window_service_gpu_s,
+            backlog_gpu_s=self.backlog_gpu_s(),
         )
+
+    def backlog_gpu_s(self) -> float:
+        """GPU-seconds of work the active jobs still need, each on its fastest type."""
+        jobs = self.mechanism.jobs
+        best = jobs.throughputs.max(axis=1, initial=0.0)
+        seconds = np.divide(jobs.remaining(), best, out=np.zeros_like(best), where=best > 0)
+        return float(seconds @ jobs.scale_factors)

@@ -67,8 +67,9 @@ class SaturationConfig:
     """When the sliding-window saturation monitor ends a run early.
 
     *Stalled*: over the last ``window_completions`` completions the completion rate is
-    below ``min_completion_rate_per_h`` while utilisation is at least
-    ``min_utilization``.
+    below ``min_completion_rate_per_h`` and below half the arrivals of the same span,
+    while utilisation is at least ``min_utilization`` (a small cluster that finishes
+    few jobs because few arrive is not stalled).
 
     *Queue growth*: over the last ``growth_windows`` windows of ``window_completions``
     completions, at that utilisation, the number of active jobs rose by at least
@@ -78,6 +79,21 @@ class SaturationConfig:
     reference workload: single-GPU agnostic LAS at 5.6 jobs/h (slowly overloaded, but
     its window completes and the reference reports it) peaks at 4.0 standard deviations;
     at 6.4 jobs/h the statistic stays above 5.5 from the first full horizon on.
+
+    *Outpaced* (reported as queue growth too): over the last ``overload_arrivals``
+    arrivals and over the ``overload_arrivals`` before them, at that utilisation and
+    with more jobs active than GPUs, the work the active jobs still need (GPU-seconds,
+    each on its fastest type) grew by at least ``overload_backlog_fraction`` of the
+    GPU-seconds the cluster had in each span (two spans in a row: one long job of many
+    GPUs can fill one on its own); or over two shorter spans of h arrivals
+    (``overload_arrivals`` halved down to ``overload_min_arrivals``) by
+    ``sqrt(overload_arrivals / h)`` times that fraction,
+    since the work that h arrivals bring varies as ``1 / sqrt(h)``. Work, not a count of
+    jobs: least-attained-service policies keep finishing the short jobs of an overloaded
+    cluster while its long ones pile up, so jobs complete nearly as often as they arrive
+    long after the work has outgrown the GPUs. Horizons counted in arrivals and a
+    threshold relative to the cluster make the rule scale with the cluster and the
+    arrival rate.
 
     *Starved*: every window job has arrived, some are unfinished, and they received no
     GPU time at all while ``starve_completions`` other jobs finished. Service, not
@@ -92,6 +108,12 @@ class SaturationConfig:
     growth_windows: int = 40
     growth_z: float = 5.0
     growth_min_fraction: float = 0.05
+    # Outpaced: the work waiting grew by this fraction of the cluster's GPU time over
+    # the last overload_arrivals arrivals.
+    overload_arrivals: int = 1600
+    overload_backlog_fraction: float = 0.25
+    # ... and over shorter horizons, halved down to this many arrivals, a larger fraction
+    overload_min_arrivals: int = 50
     # Starved: unfinished window jobs got no GPU time while this many other jobs finished
     # (at 6 jobs/h, about 1,700 simulated hours).
     starve_completions: int = 10_000
@@ -107,6 +129,10 @@ class SaturationConfig:
             raise ValueError("growth windows must be >= 1")
         if not (self.growth_z >= 0 and self.growth_min_fraction >= 0):
             raise ValueError("growth thresholds must be >= 0")
+        if not 1 <= self.overload_min_arrivals <= self.overload_arrivals:
+            raise ValueError("overload arrivals must satisfy 1 <= min arrivals <= arrivals")
+        if not self.overload_backlog_fraction > 0:
+            raise ValueError("overload backlog fraction must be > 0")
         if self.starve_completions < 1:
             raise ValueError("starvation completions must be >= 1")
 

@@ -1,7 +1,10 @@
 """The sliding-window saturation monitor: ends an overloaded run and says why.
 
 Three verdicts: *stalled* (completions all but stopped at full utilisation),
-*queue_growth* (arrivals outpace completions) and *starved* (a few window jobs get no
+*queue_growth* (arrivals outpace completions: the work waiting grows by far over
+the last few hundred arrivals, whatever the cluster's size, or the job count grows
+slightly but for thousands of completions)
+and *starved* (a few window jobs get no
 GPU time at all while every later job overtakes them, so the window never completes
 although the queue is stable: AlloX's shortest-first assignment does this under high
 load, and so do the reference's zero-throughput allocations under ``--quirks gavel``).
@@ -28,6 +31,9 @@ from des.config import SaturationConfig, WindowConfig
 log = structlog.get_logger()
 
 HOUR = 3600.0
+# Stalled also needs fewer completions than this fraction of the arrivals in the same
+# span: a small cluster that finishes few jobs because few arrive is not stalled.
+STALL_ARRIVAL_FRACTION = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +43,9 @@ class Observation:
     ``busy_gpu_s``: GPU-seconds of work finished so far; ``active``: jobs admitted and
     not finished; ``completions``, ``arrivals``: jobs finished and arrived so far;
     ``window_left``: jobs of the measurement window not finished yet (None: no window);
-    ``window_service_gpu_s``: GPU-seconds of service window jobs have received so far.
+    ``window_service_gpu_s``: GPU-seconds of service window jobs have received so far;
+    ``backlog_gpu_s``: GPU-seconds of work the active jobs still need, each on its
+    fastest type.
     """
 
     time: float
@@ -47,6 +55,7 @@ class Observation:
     arrivals: int
     window_left: int | None = None  # measurement-window jobs not yet finished
     window_service_gpu_s: float = 0.0  # GPU time given to window jobs so far
+    backlog_gpu_s: float = 0.0  # work the active jobs still need, on their fastest type
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,16 @@ class SaturationDetector:
         # The observation at each block boundary (every w completions), enough for the
         # growth horizon of growth_windows blocks.
         self._marks: deque[Observation] = deque(maxlen=config.growth_windows + 1)
+        # Per horizon of h arrivals: the observations of the last two spans of h.
+        self._horizons: list[int] = []
+        h = config.overload_arrivals
+        while h >= config.overload_min_arrivals:
+            self._horizons.append(h)
+            h //= 2
+        # (since the last h arrivals ago, since h arrivals before that)
+        self._since: list[tuple[deque[Observation], deque[Observation]]] = [
+            (deque(), deque()) for _ in self._horizons
+        ]
 
     def _utilization(self, a: Observation, b: Observation) -> float:
         span = b.time - a.time
@@ -94,6 +113,9 @@ class SaturationDetector:
         stalled = self._stalled(obs)
         if stalled is not None:
             return stalled
+        outpaced = self._outpaced(obs)
+        if outpaced is not None:
+            return outpaced
         if closed:
             growing = self._growing(obs)
             if growing is not None:
@@ -108,14 +130,20 @@ class SaturationDetector:
         span_h = (now.time - first.time) / HOUR
         if span_h <= 0:
             return None
-        rate = (now.completions - first.completions) / span_h
+        completions = now.completions - first.completions
+        arrivals = now.arrivals - first.arrivals
+        rate = completions / span_h
         util = self._utilization(first, now)
-        if rate < cfg.min_completion_rate_per_h and util >= cfg.min_utilization:
+        if (
+            rate < cfg.min_completion_rate_per_h
+            and completions < STALL_ARRIVAL_FRACTION * arrivals
+            and util >= cfg.min_utilization
+        ):
             return Verdict(
                 "stalled",
-                f"completion rate {rate:.3f} jobs/h over the last "
-                f"{now.completions - first.completions} completions is below "
-                f"{cfg.min_completion_rate_per_h} jobs/h at {util:.1%} utilisation",
+                f"completion rate {rate:.3f} jobs/h over the last {completions} "
+                f"completions is below {cfg.min_completion_rate_per_h} jobs/h at "
+                f"{util:.1%} utilisation while {arrivals} jobs arrived",
                 now.time,
             )
         return None
@@ -140,6 +168,65 @@ class SaturationDetector:
             f"{completions} completions ({growth / max(arrivals, 1):.1%} of "
             f"{arrivals} arrivals, {growth / max(noise, 1e-9):.1f} sigma) at "
             f"{util:.1%} utilisation: arrivals outpace completions",
+            now.time,
+        )
+
+    def _outpaced(self, now: Observation) -> Verdict | None:
+        """The work waiting grew by a good part of what the whole cluster can do over
+        each of the last two spans of ``h`` arrivals, at full utilisation with more jobs
+        active than GPUs: arrivals bring work faster than the GPUs can do it. Each
+        horizon of the ladder (``overload_arrivals`` halved down to
+        ``overload_min_arrivals``) asks for the fraction scaled by
+        ``sqrt(overload_arrivals / h)``, as the noise of the work that ``h`` arrivals
+        bring is, so a gross overload is called after a hundred arrivals. Two spans in a
+        row, because one long job of many GPUs can fill one span on its own."""
+        verdict = None
+        for h, (recent, earlier) in zip(self._horizons, self._since, strict=True):
+            for since in (recent, earlier):
+                if since and since[-1].arrivals == now.arrivals:
+                    since[-1] = now  # the later of two with as many arrivals is better
+                else:
+                    since.append(now)  # so at most 2h + 1 are kept
+            while len(recent) > 1 and recent[1].arrivals <= now.arrivals - h:
+                recent.popleft()
+            mid = recent[0]  # the last observation at least h arrivals ago
+            while len(earlier) > 1 and earlier[1].arrivals <= mid.arrivals - h:
+                earlier.popleft()
+            if verdict is None:
+                verdict = self._outpaced_over(earlier[0], mid, now, h)
+        return verdict
+
+    def _backlog_growth(self, start: Observation, end: Observation) -> float:
+        """Growth of the work waiting over the span, as a fraction of the cluster's
+        GPU time in it."""
+        capacity = (end.time - start.time) * self.total_gpus
+        return (end.backlog_gpu_s - start.backlog_gpu_s) / capacity if capacity > 0 else 0.0
+
+    def _outpaced_over(
+        self, start: Observation, mid: Observation, now: Observation, h: int
+    ) -> Verdict | None:
+        cfg = self.config
+        if mid.arrivals - start.arrivals < h or now.arrivals - mid.arrivals < h:
+            return None
+        if now.active <= self.total_gpus:
+            return None
+        util = self._utilization(start, now)
+        if util < cfg.min_utilization:
+            return None
+        needed = cfg.overload_backlog_fraction * math.sqrt(cfg.overload_arrivals / h)
+        first, last = self._backlog_growth(start, mid), self._backlog_growth(mid, now)
+        if first < needed or last < needed:
+            return None
+        growth = now.backlog_gpu_s - start.backlog_gpu_s
+        return Verdict(
+            "queue_growth",
+            f"the work waiting grew by {growth / HOUR:,.0f} GPU-hours in "
+            f"{(now.time - start.time) / HOUR:.1f} h, {first:.0%} then {last:.0%} of what "
+            f"the {self.total_gpus} GPUs can do in each half (at most {needed:.0%} per "
+            f"{h} arrivals), while {now.arrivals - start.arrivals} jobs arrived and "
+            f"{now.completions - start.completions} finished; active jobs rose from "
+            f"{start.active} to {now.active} at {util:.1%} utilisation: arrivals outpace "
+            f"the cluster",
             now.time,
         )
 

@@ -287,6 +287,21 @@ def cli() -> None:
 @click.option("--saturation-window", type=int, default=100, show_default=True)
 @click.option("--saturation-min-rate", type=float, default=0.1, show_default=True)
 @click.option("--saturation-min-util", type=float, default=0.99, show_default=True)
+@click.option(
+    "--saturation-overload-arrivals",
+    type=int,
+    default=SaturationConfig.overload_arrivals,
+    show_default=True,
+    help="Longest horizon, in arrivals, over which growing waiting work means overload.",
+)
+@click.option(
+    "--saturation-overload-fraction",
+    type=float,
+    default=SaturationConfig.overload_backlog_fraction,
+    show_default=True,
+    help="Overload: the waiting work grew by this fraction of the cluster's GPU time "
+    "over that horizon (more over shorter ones).",
+)
 @click.option("--stop-at", type=float, help="End at this simulated hour and write DIR/state.json.")
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
 @click.option(
@@ -435,6 +450,11 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
             window_completions=opts["saturation_window"],
             min_completion_rate_per_h=opts["saturation_min_rate"],
             min_utilization=opts["saturation_min_util"],
+            overload_arrivals=opts["saturation_overload_arrivals"],
+            overload_min_arrivals=min(
+                SaturationConfig.overload_min_arrivals, opts["saturation_overload_arrivals"]
+            ),
+            overload_backlog_fraction=opts["saturation_overload_fraction"],
         )
     except ValueError as exc:
         raise InputError(str(exc), source="--saturation-*", field="saturation") from None

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
-import simpy
+import math
 
-from des.config import SaturationConfig, WindowConfig
+import numpy as np
+import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cluster import parse_cluster
+from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
 from des.monitor import Observation, SaturationDetector, Verdict, saturation_monitor
+from des.result import build_result
+from des.simulation import Simulation
 
 GPUS = 108
 HOUR = 3600.0
@@ -95,12 +103,26 @@ def test_growth_needs_more_active_jobs_than_gpus() -> None:
     )
 
 
+def _piling(n: int) -> np.ndarray:
+    """Active jobs rising by two per completion: three jobs arrive for each that ends."""
+    return 200 + 2 * np.arange(n)
+
+
 def test_stalled_completions_at_full_utilisation() -> None:
-    """Completions slower than 0.1 jobs/h while every GPU is busy: stalled."""
+    """Completions slower than 0.1 jobs/h while every GPU is busy and jobs keep
+    arriving: stalled."""
     n = 300
     det = SaturationDetector(SaturationConfig(), GPUS)
-    verdict = _first_verdict(det, _stream(n, 0.05, np.full(n, 200), util=1.0))
+    verdict = _first_verdict(det, _stream(n, 0.05, _piling(n), util=1.0))
     assert verdict is not None and verdict.reason == "stalled"
+    assert "while 300 jobs arrived" in verdict.message
+
+
+def test_slow_completions_as_slow_as_the_arrivals_are_not_a_stall() -> None:
+    """A small full cluster finishing 0.05 jobs/h because 0.05 jobs/h arrive is stable."""
+    n = 300
+    det = SaturationDetector(SaturationConfig(), 4)
+    assert _first_verdict(det, _stream(n, 0.05, np.full(n, 200), util=1.0)) is None
 
 
 def test_slow_completions_on_an_idle_cluster_are_not_a_stall() -> None:
@@ -115,7 +137,7 @@ def test_thresholds_are_configurable() -> None:
     n = 300
     cfg = SaturationConfig(min_utilization=0.995)
     det = SaturationDetector(cfg, GPUS)
-    assert _first_verdict(det, _stream(n, 0.05, np.full(n, 200), util=0.99)) is None
+    assert _first_verdict(det, _stream(n, 0.05, _piling(n), util=0.99)) is None
 
 
 def test_monitor_process_stops_the_run_at_the_verdict(env: simpy.Environment) -> None:
@@ -123,7 +145,7 @@ def test_monitor_process_stops_the_run_at_the_verdict(env: simpy.Environment) ->
     feed = simpy.Store(env)
     det = SaturationDetector(SaturationConfig(window_completions=10), GPUS)
     verdicts: list[tuple[float, Verdict]] = []
-    stream = _stream(200, 0.05, np.full(200, 200), util=1.0)
+    stream = _stream(200, 0.05, _piling(200), util=1.0)
 
     def producer():  # type: ignore[no-untyped-def]
         for obs in stream:
@@ -151,8 +173,8 @@ def test_monitor_tick_catches_a_run_where_nothing_completes(env: simpy.Environme
         det.observe(Observation(100.0 * (i + 1), i + 1, 50, 100.0 * (i + 1) * GPUS, i + 51))
     verdicts: list[Verdict] = []
 
-    def snapshot() -> Observation:
-        return Observation(env.now, 3, 50, env.now * GPUS, 53)
+    def snapshot() -> Observation:  # a job an hour keeps arriving
+        return Observation(env.now, 3, 50, env.now * GPUS, 53 + int(env.now / HOUR))
 
     env.process(saturation_monitor(env, det, feed, snapshot, verdicts.append, 10 * HOUR))
     env.run(until=200 * HOUR)
@@ -213,3 +235,192 @@ def test_slow_window_tail_is_not_starvation() -> None:
     early = [Observation(o.time, o.completions, o.active, o.busy_gpu_s, 150, 50) for o in stream]
     det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
     assert _first_verdict(det, early) is None
+
+
+def _work_stream(
+    gpus: int,
+    rate_per_h: float,
+    load: float,
+    count_ratio: float,
+    arrivals: int,
+    wobble: float = 0.0,
+    util: float = 1.0,
+) -> list[Observation]:
+    """A cluster of ``gpus`` busy at ``util`` from the start, jobs arriving at
+    ``rate_per_h`` and finishing ``count_ratio`` times as often, the work they bring
+    ``load`` times what the GPUs do: the work waiting grows by (load - 1) x the GPUs'
+    time, plus a bounded wobble of ``wobble`` x the GPU time of 50 arrivals.
+    Observed at every completion."""
+    comp_rate = rate_per_h * count_ratio
+    n = int(arrivals * count_ratio)
+    t = np.arange(1, n + 1) * HOUR / comp_rate
+    arrived = 2 * gpus + (rate_per_h * t / HOUR).astype(int)
+    done = np.arange(1, n + 1)
+    amp = wobble * gpus * 50 / rate_per_h * HOUR
+    backlog = 1e6 + (load - 1.0) * gpus * t + amp * np.sin(t / (50 * HOUR / rate_per_h))
+    return [
+        Observation(
+            float(t[i]),
+            int(done[i]),
+            int(arrived[i] - done[i]),
+            float(t[i] * gpus * util),
+            int(arrived[i]),
+            backlog_gpu_s=float(backlog[i]),
+        )
+        for i in range(n)
+    ]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    gpus=st.integers(4, 10_000),
+    overload=st.floats(1.5, 10.0),
+    count_ratio=st.floats(0.3, 0.97),
+    jobs_per_gpu_h=st.floats(0.01, 0.2),
+)
+def test_clear_overload_is_seen_after_one_horizon_on_any_cluster(
+    gpus: int, overload: float, count_ratio: float, jobs_per_gpu_h: float
+) -> None:
+    """Work arriving 1.5-10x faster than 4 to 10,000 GPUs can do it ends the run after
+    two spans of the first horizon of the ladder long enough for that excess, however
+    often jobs still finish: a hundred arrivals for a gross overload, 1,600 for a mild
+    one."""
+    rate = jobs_per_gpu_h * gpus
+    cfg = SaturationConfig(min_completion_rate_per_h=0.0)  # the stall rule stays out
+    stream = _work_stream(gpus, rate, overload, count_ratio, 2 * cfg.overload_arrivals)
+    verdict = _first_verdict(SaturationDetector(cfg, gpus), stream)
+    assert verdict is not None and verdict.reason == "queue_growth"
+    needed = cfg.overload_arrivals * (cfg.overload_backlog_fraction / (overload - 1)) ** 2
+    ladder = [cfg.overload_arrivals >> k for k in range(6)]  # 1600, 800, ..., 50
+    horizon = min(h for h in ladder if h >= needed * 1.01 or h == cfg.overload_arrivals)
+    arrivals_seen = verdict.time / HOUR * rate
+    assert arrivals_seen <= 2 * horizon + 4 / count_ratio + 4  # two spans of the horizon
+    assert f"of what the {gpus} GPUs can do" in verdict.message
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    gpus=st.integers(4, 10_000),
+    load=st.floats(0.5, 1.15),
+    wobble=st.floats(0.0, 0.5),
+    count_ratio=st.floats(0.8, 1.0),
+    jobs_per_gpu_h=st.floats(0.03, 0.2),  # >= 0.1 jobs/h finish: no stall
+)
+def test_stable_or_slowly_overloaded_work_is_left_alone(
+    gpus: int, load: float, wobble: float, count_ratio: float, jobs_per_gpu_h: float
+) -> None:
+    """A full cluster whose waiting work only wobbles, or grows by less than 30% of its
+    GPU time (agnostic LAS at 5.6 jobs/h on 108 GPUs), runs on at any size."""
+    rate = jobs_per_gpu_h * gpus
+    stream = _work_stream(gpus, rate, load, count_ratio, 2000, wobble=wobble)
+    assert _first_verdict(SaturationDetector(SaturationConfig(), gpus), stream) is None
+
+
+def test_work_not_the_job_count_decides() -> None:
+    """LAS overloaded 3x keeps finishing 95% as many (short) jobs as arrive: the count
+    barely moves, the work waiting does, and that is the verdict."""
+    stream = _work_stream(108, 10.0, 3.0, 0.95, 3000)
+    verdict = _first_verdict(SaturationDetector(SaturationConfig(), 108), stream)
+    assert verdict is not None and verdict.reason == "queue_growth"
+    assert "the work waiting grew by" in verdict.message
+    assert "arrivals outpace the cluster" in verdict.message
+    growth = stream[-1].active - stream[0].active
+    assert growth < 5 * math.sqrt(2 * 3000)  # no count-based test could call it
+
+
+@pytest.mark.parametrize(
+    ("case", "kw"),
+    [("warm-up below full utilisation", {"util": 0.95})],
+)
+def test_growing_work_on_a_cluster_not_yet_full_is_warm_up(case: str, kw: dict[str, float]) -> None:
+    """Work piling up while GPUs still idle is a cluster filling, not an overload."""
+    stream = _work_stream(108, 10.0, 3.0, 0.9, 3000, **kw)
+    assert _first_verdict(SaturationDetector(SaturationConfig(), 108), stream) is None, case
+
+
+def test_overload_needs_more_active_jobs_than_gpus_and_a_full_horizon() -> None:
+    """Fewer active jobs than GPUs, or fewer arrivals than the horizon: no verdict."""
+    stream = _work_stream(108, 10.0, 5.0, 0.9, 3000)
+    few = [
+        Observation(o.time, o.completions, 100, o.busy_gpu_s, o.arrivals, None, 0, o.backlog_gpu_s)
+        for o in stream
+    ]
+    assert _first_verdict(SaturationDetector(SaturationConfig(), 108), few) is None
+    cfg = SaturationConfig(overload_arrivals=4000, overload_min_arrivals=4000)
+    assert _first_verdict(SaturationDetector(cfg, 108), stream) is None
+    cfg = SaturationConfig(overload_backlog_fraction=5.0)  # stricter than the 4x excess
+    assert _first_verdict(SaturationDetector(cfg, 108), stream) is None
+
+
+def test_overload_is_seen_on_ticks_when_nothing_completes(env: simpy.Environment) -> None:
+    """Jobs keep arriving, nothing ever finishes and the work piles up: the periodic
+    tick alone brings the verdict (the stall rule needs completions to measure)."""
+    feed = simpy.Store(env)
+    det = SaturationDetector(SaturationConfig(overload_arrivals=50), 12)
+    verdicts: list[Verdict] = []
+
+    def snapshot() -> Observation:  # 6 jobs/h arrive on 12 GPUs, each 100 GPU-hours
+        arrived = int(env.now / HOUR * 6)
+        backlog = arrived * 100 * HOUR - env.now * 12
+        return Observation(env.now, 0, 12 + arrived, env.now * 12, arrived, None, 0.0, backlog)
+
+    env.process(saturation_monitor(env, det, feed, snapshot, verdicts.append, HOUR))
+    env.run(until=100 * HOUR)
+    assert len(verdicts) == 1 and verdicts[0].reason == "queue_growth"
+    # ticks at 1 h (6 arrivals), 10 h (60: 50 more) and 19 h (114: 50 more again)
+    assert verdicts[0].time == 19 * HOUR
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"overload_arrivals": 0}, "overload arrivals"),
+        ({"overload_arrivals": 100, "overload_min_arrivals": 200}, "overload arrivals"),
+        ({"overload_backlog_fraction": 0.0}, "overload backlog fraction"),
+        ({"overload_backlog_fraction": math.nan}, "overload backlog fraction"),
+    ],
+)
+def test_overload_thresholds_are_checked(kw: dict[str, float], match: str) -> None:
+    """Out-of-range overload thresholds are refused with a message naming them."""
+    with pytest.raises(ValueError, match=match):
+        SaturationConfig(**kw)  # type: ignore[arg-type]
+
+
+def _las_run(cluster: str, rate: float, seed: int, window: tuple[int, int]) -> dict[str, object]:
+    config = SimConfig(
+        policy="max_min_fairness",
+        cluster=parse_cluster(cluster),
+        workload=WorkloadConfig(rate_per_hour=rate),
+        window=WindowConfig(*window),
+        seed=seed,
+        timeout_s=600.0,
+    )
+    return build_result(Simulation(config).run())
+
+
+def test_a_small_cluster_nine_times_overloaded_ends_within_a_day() -> None:
+    """12 GPUs at 6 jobs/h (agnostic LAS, nine times more work than they can do): the
+    run ends as queue growth within a simulated day, long before its window."""
+    r = _las_run("4:4:4", 6.0, 1, (20, 60))
+    assert r["end_reason"] == "saturated" and r["saturation_reason"] == "queue_growth"
+    assert r["sim_time_s"] < 24 * HOUR  # type: ignore[operator]
+    assert "of what the 12 GPUs can do" in r["saturation_message"]  # type: ignore[operator]
+    assert r["window_jobs_unfinished"] > 0  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_the_published_slowly_overloaded_las_point_runs_to_its_end() -> None:
+    """Agnostic LAS at 5.6 jobs/h on 36:36:36 (published: 95.99 h) is not cut: its
+    window completes (about 160 s of wall time)."""
+    r = _las_run("36:36:36", 5.6, 0, (4000, 5000))
+    assert r["end_reason"] == "window_complete" and r["saturated"] is False
+    assert 90 * HOUR < r["avg_jct_s"] < 105 * HOUR  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_a_108_gpu_cluster_at_twice_its_capacity_ends_early() -> None:
+    """Agnostic LAS at 10 jobs/h on 36:36:36 ends as queue growth within a few hundred
+    simulated hours, not at the window (which would need thousands)."""
+    r = _las_run("36:36:36", 10.0, 0, (4000, 5000))
+    assert r["end_reason"] == "saturated" and r["saturation_reason"] == "queue_growth"
+    assert r["sim_time_s"] < 300 * HOUR  # type: ignore[operator]

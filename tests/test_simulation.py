@@ -112,7 +112,10 @@ def test_a_single_gpu_buried_in_jobs_is_stalled() -> None:
         cluster=parse_cluster("1:0:0"),
         workload=WorkloadConfig(rate_per_hour=1.0),
         window=WindowConfig(0, 3000),
-        saturation=SaturationConfig(window_completions=10, growth_windows=10),
+        # the overload rule (which calls this gross overload first) off: the stall rule
+        saturation=SaturationConfig(
+            window_completions=10, growth_windows=10, overload_backlog_fraction=1e9
+        ),
     )
     r = _run(cfg)
     assert r["end_reason"] == "saturated" and r["saturation_reason"] == "stalled"
