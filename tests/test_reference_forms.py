@@ -1,0 +1,85 @@
+"""The reference's programs, as hetsim builds them for quirks, are cvxpy's to the bit."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import ecos
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduler import reference_forms as rf
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = draw(st.integers(1, 9))
+    m = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0.1, 50.0, (n, m))
+    t[rng.random((n, m)) < 0.25] = 0.0  # cells where a job cannot run stay in the program
+    t[:, 0] = np.maximum(t[:, 0], 0.5)
+    s = rng.choice([1, 2, 4, 8], n)
+    w = rng.choice([1.0, 2.0, 5.0], n)
+    caps = rng.integers(4, 40, m).astype(float)
+    return t, s, w, caps
+
+
+def _reference_problem(
+    t: np.ndarray, s: np.ndarray, w: np.ndarray, caps: np.ndarray
+) -> tuple[cp.Problem, cp.Variable]:
+    """The reference's max-min model, written as it writes it."""
+    n, m = t.shape
+    coefficients = rf.max_min_coefficients(t, s, w, caps)
+    scale = np.tile(s.astype(float)[:, None], (1, m))
+    x = cp.Variable((n, m))
+    objective = cp.Maximize(cp.min(cp.sum(cp.multiply(coefficients, x), axis=1)))
+    constraints = [
+        x >= 0,
+        cp.sum(cp.multiply(scale, x), axis=0) <= list(caps),
+        cp.sum(x, axis=1) <= 1,
+    ]
+    return cp.Problem(objective, constraints), x
+
+
+@settings(max_examples=25, deadline=None)
+@given(problems())
+def test_max_min_program_is_cvxpys_ecos_data_and_solution(
+    data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """c, G (indptr, indices, values) and h equal cvxpy's, so ECOS answers identically."""
+    t, s, w, caps = data
+    problem, x = _reference_problem(t, s, w, caps)
+    reference, _, _ = problem.get_problem_data(cp.ECOS)
+    ours = rf.max_min_program(rf.max_min_coefficients(t, s, w, caps), s, caps)
+    g = reference["G"]
+    assert np.array_equal(g.indptr, ours.G.indptr)
+    assert np.array_equal(g.indices, ours.G.indices)
+    assert np.array_equal(g.data, ours.G.data)
+    assert np.array_equal(reference["h"], ours.h)
+    assert np.array_equal(reference["c"], ours.c)
+    problem.solve(solver=cp.ECOS)
+    sol = ecos.solve(ours.c, ours.G, ours.h, {"l": ours.l, "q": [], "e": 0}, verbose=False)
+    n, m = t.shape
+    mine = rf.allocation_of(np.asarray(sol["x"]), n, m)
+    assert np.array_equal(mine, np.asarray(x.value).clip(min=0.0).clip(max=1.0))
+
+
+def test_isolated_throughput_is_the_reference_formula() -> None:
+    """sum_j T n_j / max(N, m s_i): a 2-GPU job among 1-GPU jobs, and a crowded cluster."""
+    t = np.array([[10.0, 4.0], [10.0, 4.0]])
+    caps = np.array([4.0, 4.0])
+    iso = rf.isolated_throughputs(t, np.array([1, 2]), caps)
+    # m = 2 jobs, N = 8 GPUs: max(8, 2) = 8 for the 1-GPU job, max(8, 4) = 8 for the 2-GPU job
+    assert np.allclose(iso, [(10 * 4 + 4 * 4) / 8, (10 * 4 + 4 * 4) / 8])
+    many = np.tile([[10.0, 4.0]], (6, 1))
+    iso = rf.isolated_throughputs(many, np.array([2] * 6), caps)
+    assert np.allclose(iso, (10 * 4 + 4 * 4) / (6 * 2))  # m s_i = 12 > N = 8
+
+
+def test_columns_go_to_alphabetical_order_and_back() -> None:
+    """The reference sorts GPU types by name; hetsim keeps the cluster's order."""
+    order = rf.alphabetical(("v100", "p100", "k80"), 3)
+    assert order.tolist() == [2, 1, 0]
+    assert rf.alphabetical((), 3).tolist() == [0, 1, 2]
