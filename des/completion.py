@@ -124,17 +124,21 @@ class CompletionTracker:
         if self._slices_left == 0:
             self.done.succeed()
 
-    def _complete(self, job_id: int) -> None:
+    def _leave(self, job_id: int) -> Completion:
+        """Takes a job out of the scheduler; its arrival, the time now and its size."""
         jobs = self.mechanism.jobs
         i = jobs.index(job_id)
-        now = self.env.now
-        done = Completion(job_id, float(jobs.arrival[i]), now, int(jobs.scale_factors[i]))
+        left = Completion(job_id, float(jobs.arrival[i]), self.env.now, int(jobs.scale_factors[i]))
         self.mechanism.remove_job(job_id)
         self.received_s.pop(job_id, None)
+        return left
+
+    def _complete(self, job_id: int) -> None:
+        done = self._leave(job_id)
         self.completed.append(done)
         log.info(
             "job_completed",
-            sim_time=now,
+            sim_time=done.finish,
             job_id=job_id,
             arrival_time=done.arrival,
             jct_s=done.jct,
@@ -145,15 +149,11 @@ class CompletionTracker:
     def _fail(self, job_id: int) -> None:
         """Drops a job the reference would mark failed (quirks only): it leaves the
         scheduler, is counted, and never enters an average."""
-        jobs = self.mechanism.jobs
-        i = jobs.index(job_id)
-        now = self.env.now
-        failed = Completion(job_id, float(jobs.arrival[i]), now, int(jobs.scale_factors[i]))
-        self.mechanism.remove_job(job_id)
+        failed = self._leave(job_id)
         self.failed.append(failed)
         log.warning(
             "job_failed",
-            sim_time=now,
+            sim_time=failed.finish,
             job_id=job_id,
             arrival_time=failed.arrival,
             message=f"job {job_id} failed: {MAX_FAILED_ATTEMPTS} micro-tasks in a row with "

@@ -182,10 +182,11 @@ def finish_time_reference(
     jobs, with ``u_i = sum_j T[i,j] x_ij``, and the base constraints.
 
     ``t`` = ``elapsed`` (time since arrival), ``R`` = ``remaining`` steps, ``D`` =
-    ``isolated_finish``. Built as cvxpy canonicalises the reference's model (one
-    auxiliary ``s_i`` per job, ``s_i u_i >= 1`` as the cone
-    ``||(2, s_i - u_i)|| <= s_i + u_i``, linear epigraph rows), so an interior-point
-    solver picks the same point of a degenerate optimum. Variables: cells, s, rho.
+    ``isolated_finish``. The reference's model in the shape of cvxpy's canonical form
+    (one auxiliary ``s_i`` per job, ``s_i u_i >= 1`` as the cone
+    ``||(2, s_i - u_i)|| <= s_i + u_i``, linear epigraph rows), though not bit for bit:
+    with quirks it is the fallback when ECOS fails on the exact cvxpy model
+    (:mod:`scheduler.reference_cvxpy`). Variables: cells, s, rho.
     """
     cells = Cells.of(allowed)
     k = cells.k
