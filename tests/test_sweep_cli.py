@@ -45,6 +45,13 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@contextmanager
+def _one_thread() -> Iterator[Backend]:
+    """A sweep backend in this process: no worker process to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield Backend(pool, 1, "1 thread")
+
+
 def test_sweep_writes_table_comparison_and_plots_then_plot_redraws(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -159,13 +166,8 @@ def test_failed_runs_are_tabled_and_exit_1(
             raise RuntimeError("solver on fire")
         return real(config, **kw)
 
-    @contextmanager
-    def threads() -> Iterator[Backend]:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            yield Backend(pool, 1, "1 thread")
-
     monkeypatch.setattr(sweep.task, "Simulation", exploding)
-    monkeypatch.setattr(hetsim.cli, "open_backend", lambda jobs, dask: threads())
+    monkeypatch.setattr(hetsim.cli, "open_backend", lambda jobs, dask: _one_thread())
     scenario, out = _tiny(tmp_path)
     code, _, stderr = run_cli(["sweep", str(scenario), "--out", str(out)], capsys)
     assert code == 1
@@ -175,14 +177,15 @@ def test_failed_runs_are_tabled_and_exit_1(
     assert rows[1]["error"] == "RuntimeError: solver on fire"
 
 
-@pytest.mark.parametrize("figure", ["fig9", "fig10", "fig11"])
-def test_quick_variant_of_each_figure(
-    figure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def _check_figure_sweep(
+    target: str, figure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`hetsim sweep FIG --quick` runs every policy of the figure end to end."""
-    spec = load_sweep(scenarios.path_of(figure) or "", quick=True)
+    """`hetsim sweep TARGET --quick` ran every policy of FIGURE at every rate: a table, a
+    plot and the summary lines."""
+    spec = load_sweep(scenarios.path_of(figure) if target == figure else target, quick=True)
+    assert spec.name == figure
     out = tmp_path / figure
-    code, stdout, stderr = run_cli(["sweep", figure, "--quick", "--out", str(out)], capsys)
+    code, stdout, stderr = run_cli(["sweep", target, "--quick", "--out", str(out)], capsys)
     assert code == 0, stderr
     rows = _rows(out / "results.csv")
     assert len(rows) == len(spec.policies) * len(spec.rates) * len(spec.seeds)
@@ -190,6 +193,43 @@ def test_quick_variant_of_each_figure(
     assert {r["policy"] for r in rows} == set(spec.policies)
     assert (out / "plots" / "jct_vs_rate.png").stat().st_size > 10_000
     assert f"{figure}: " in stdout and "knee:" in stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("figure", ["fig9", "fig10", "fig11"])
+def test_quick_variant_of_each_figure(
+    figure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hetsim sweep FIG --quick` runs every policy of the figure end to end (minutes:
+    fig11's finish-time fairness goes through cvxpy under quirks)."""
+    _check_figure_sweep(figure, figure, tmp_path, capsys)
+
+
+# What the default run keeps of the figures: each one's own file, its policies, trace,
+# quirks and finish-time-fairness baseline, with a [quick] table of one small point.
+_SMALL_QUICK = '[quick]\ncluster = "8:8:8"\nrates = [{rate}]\nwindow = "0:10"\nseeds = [0]\n'
+
+
+@pytest.mark.parametrize(("figure", "rate"), [("fig9", 0.4), ("fig10", 0.2), ("fig11", 0.2)])
+def test_every_policy_of_each_figure_runs_through_a_sweep(
+    figure: str,
+    rate: float,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each figure's scenario, with its [quick] table replaced by one small point, runs
+    every policy of the figure through `hetsim sweep` (the real --quick is marked slow;
+    here on a thread, sparing the worker processes' start: the process pool is
+    test_sweep_runner's)."""
+    monkeypatch.setattr(hetsim.cli, "open_backend", lambda jobs, dask: _one_thread())
+    text = (scenarios.path_of(figure) or Path()).read_text()
+    assert text.count("\n[quick]\n") == 1
+    body = text[: text.index("\n[quick]\n") + 1]
+    assert not any(line.startswith("[") for line in body.splitlines())  # [quick] is last
+    scenario = tmp_path / f"{figure}.toml"
+    scenario.write_text(body + _SMALL_QUICK.format(rate=rate))
+    _check_figure_sweep(str(scenario), figure, tmp_path, capsys)
 
 
 class _Terminal(io.StringIO):
