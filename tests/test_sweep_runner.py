@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import pytest
 
 import sweep.task
 from sweep.executors import Backend, open_backend
-from sweep.runner import RUNS_DIR, load_records, reusable, run_sweep
+from sweep.runner import RUNS_DIR, SweepOutcome, load_records, reusable, run_sweep
 from sweep.spec import SweepSpec, load_sweep
 
 TINY = """\
@@ -29,14 +30,14 @@ policies = ["max_min_fairness_perf", "fifo"]
 rates = [0.2, 0.5]
 seeds = [0]
 cluster = "4:4:4"
-window = "20:40"
+window = "10:20"
 budget_s = 120
 """
 
 
-@pytest.fixture
-def tiny(tmp_path: Path) -> SweepSpec:
-    path = tmp_path / "tiny.toml"
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> SweepSpec:
+    path = tmp_path_factory.mktemp("tiny") / "tiny.toml"
     path.write_text(TINY)
     return load_sweep(path)
 
@@ -54,15 +55,32 @@ def _files(out: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-def test_every_run_is_recorded_and_a_rerun_reuses_them(tiny: SweepSpec, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_done(
+    tiny: SweepSpec, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[SweepOutcome, Path]:
+    """The tiny sweep run once for the module; a test that adds to it works on a copy."""
+    out = tmp_path_factory.mktemp("tiny-done") / "out"
+    return run_sweep(tiny, out, _threads), out
+
+
+def _copy(done: Path, tmp_path: Path) -> Path:
     out = tmp_path / "out"
-    first = run_sweep(tiny, out, _threads)
+    shutil.copytree(done, out)
+    return out
+
+
+def test_every_run_is_recorded_and_a_rerun_reuses_them(
+    tiny: SweepSpec, tiny_done: tuple[SweepOutcome, Path], tmp_path: Path
+) -> None:
+    first, done = tiny_done
+    out = _copy(done, tmp_path)
     assert first.state.done == 4 and first.state.reused == 0 and first.state.errors == 0
     assert {r["status"] for r in first.records} == {"ok"}
     for record in first.records:
         # with quirks a job too slow for one step a round fails, as in the reference
         result = record["result"]
-        assert result["window_jobs_completed"] + result["window_jobs_failed"] == 20
+        assert result["window_jobs_completed"] + result["window_jobs_failed"] == 10
         assert record["config"]["policy"] == record["key"]["policy"]
     before = _files(out)
     assert len(before) == 4
@@ -90,14 +108,15 @@ def test_reuse_rules() -> None:
     assert not reusable(rec("ok"), wanted, "other simulator code")
 
 
-def test_records_carry_the_simulator_fingerprint(tiny: SweepSpec, tmp_path: Path) -> None:
-    outcome = run_sweep(tiny, tmp_path / "out", _threads)
+def test_records_carry_the_simulator_fingerprint(tiny_done: tuple[SweepOutcome, Path]) -> None:
+    outcome, _ = tiny_done
     assert {r["simulator"] for r in outcome.records} == {sweep.task.simulator_fingerprint()}
 
 
-def test_a_changed_setting_reruns_only_what_it_changes(tiny: SweepSpec, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    run_sweep(tiny, out, _threads)
+def test_a_changed_setting_reruns_only_what_it_changes(
+    tiny: SweepSpec, tiny_done: tuple[SweepOutcome, Path], tmp_path: Path
+) -> None:
+    out = _copy(tiny_done[1], tmp_path)
     more_seeds = SweepSpec(**{**tiny.__dict__, "seeds": (0, 1)})
     again = run_sweep(more_seeds, out, _threads)
     assert again.state.reused == 4 and again.state.done == 4
@@ -190,10 +209,8 @@ def test_sigkill_midway_then_restart_loses_no_finished_run(tmp_path: Path) -> No
     file left is whole, and the same command finishes the sweep without redoing any."""
     scenario = tmp_path / "k.toml"
     scenario.write_text(
-        TINY.replace("rates = [0.2, 0.5]", "rates = [0.2, 0.3, 0.4, 0.5]").replace(
-            'window = "20:40"', 'window = "60:120"'
-        )
-    )
+        TINY.replace("rates = [0.2, 0.5]", "rates = [0.2, 0.3, 0.4, 0.5]")
+    )  # 8 runs of about a second each: the kill lands after 2 and well before 8
     out = tmp_path / "out"
     command = [sys.executable, "-m", "hetsim.cli", "sweep", str(scenario), "--out", str(out)]
     command += ["--jobs", "1"]
