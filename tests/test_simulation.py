@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -38,12 +39,25 @@ def _run(config: SimConfig, **kw: object) -> dict[str, object]:
     return build_result(Simulation(config, **kw).run())  # type: ignore[arg-type]
 
 
+def _run_logged(config: SimConfig) -> tuple[dict[str, object], list[dict[str, object]]]:
+    with capture_logs() as logs:
+        result = _run(config)
+    return result, logs  # type: ignore[return-value]
+
+
+@functools.cache
+def _small(policy: str, seed: int = 1) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """The small run of ``_config(policy, seed=seed)`` and its events, run once for the
+    module (tests read it, never change it)."""
+    return _run_logged(_config(policy, seed=seed))
+
+
 @pytest.mark.parametrize(
     "policy", ["max_min_fairness", "max_min_fairness_perf", "fifo", "fifo_perf"]
 )
 def test_small_run_completes_its_window(policy: str) -> None:
     """Every window job finishes; the averages and counters are consistent."""
-    r = _run(_config(policy))
+    r, _ = _small(policy)
     assert r["end_reason"] == "window_complete"
     assert r["window_jobs_completed"] == r["window_jobs_total"] == 40
     assert r["window_jobs_unfinished"] == 0
@@ -72,9 +86,7 @@ def test_jct_is_never_shorter_than_running_alone_on_the_fastest_gpu(
 def test_same_config_and_seed_give_identical_results_and_events() -> None:
     """Determinism: results (bar wall-clock fields) and the event stream are identical."""
     runs = []
-    for _ in range(2):
-        with capture_logs() as logs:
-            result = _run(_config("max_min_fairness"))
+    for result, logs in (_small("max_min_fairness"), _run_logged(_config("max_min_fairness"))):
         runs.append((strip_wall_clock(result), logs))
     assert runs[0][0] == runs[1][0]
     assert runs[0][1] == runs[1][1]
@@ -83,7 +95,7 @@ def test_same_config_and_seed_give_identical_results_and_events() -> None:
 
 def test_different_seeds_differ() -> None:
     """The seed reaches the workload: another seed, another result."""
-    a = _run(_config(seed=1))
+    a, _ = _small("max_min_fairness_perf", seed=1)
     b = _run(_config(seed=2))
     assert a["avg_jct_s"] != b["avg_jct_s"]
 
@@ -187,8 +199,7 @@ def test_a_trace_replays_the_generated_run(tmp_path: Path, throughputs: Throughp
 
 def test_event_stream_tells_the_story() -> None:
     """Every event carries the simulated time; arrivals, placements, completions all appear."""
-    with capture_logs() as logs:
-        _run(_config())
+    _, logs = _small("max_min_fairness_perf")
     names = {e["event"] for e in logs}
     assert {
         "run_started",
