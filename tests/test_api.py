@@ -107,7 +107,7 @@ def test_sweep_returns_the_results_table(tmp_path: Path) -> None:
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(
         'name = "tiny"\ntitle = "Tiny"\ntrace = "single-gpu"\npolicies = ["fifo"]\n'
-        'rates = [0.2, 0.5]\nseeds = [0]\ncluster = "4:4:4"\nwindow = "20:40"\n'
+        'rates = [0.2, 0.5]\nseeds = [0]\ncluster = "4:4:4"\nwindow = "10:20"\n'
     )
     table = hetsim.sweep(scenario, out=tmp_path / "out", jobs=1)
     assert list(table.rate) == [0.2, 0.5] and set(table.status) == {"ok"}

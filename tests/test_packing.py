@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 
 import numpy as np
@@ -88,6 +89,12 @@ def _packed_run(
     return result, logs
 
 
+@functools.cache
+def _packed_run_once(multi_gpu: bool, policy: str) -> tuple[dict, list]:  # type: ignore[type-arg]
+    """``_packed_run(multi_gpu, policy)`` run once for the module (tests only read it)."""
+    return _packed_run(multi_gpu, policy)
+
+
 @pytest.mark.parametrize(
     ("multi_gpu", "policy"),
     [
@@ -100,7 +107,7 @@ def _packed_run(
 def test_packed_runs_share_gpus_only_in_pairs_of_equal_size(multi_gpu: bool, policy: str) -> None:
     """A whole run: jobs share GPUs in pairs (never three on a GPU), only with a job of
     the same GPU count, and every window job finishes."""
-    result, logs = _packed_run(multi_gpu, policy)
+    result, logs = _packed_run_once(multi_gpu, policy)
     assert result["end_reason"] == "window_complete"
     sizes = {e["job_id"]: e["scale_factor"] for e in logs if e["event"] == "job_arrived"}
     placed = [e for e in logs if e["event"] == "job_placed"]
@@ -127,7 +134,7 @@ def test_packed_runs_are_deterministic() -> None:
     """The same seed gives the same packed run."""
     from des.result import strip_wall_clock
 
-    a, logs_a = _packed_run()
+    a, logs_a = _packed_run_once(False, "max_min_fairness_packed")
     b, logs_b = _packed_run()
     assert strip_wall_clock(a) == strip_wall_clock(b)
     assert logs_a == logs_b

@@ -30,7 +30,7 @@ policies = ["max_min_fairness", "max_min_fairness_perf"]
 rates = [0.2, 0.5]
 seeds = [0]
 cluster = "4:4:4"
-window = "20:40"
+window = "10:20"
 """
 
 
