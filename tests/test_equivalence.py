@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
+from tests import equivalence_golden
 from tests.equivalence_golden import (
     CASES,
     GOLDEN_DIR,
@@ -137,3 +139,45 @@ def test_golden_traces_are_stored_deterministically() -> None:
         assert raw[4:8] == b"\0\0\0\0", case.name  # MTIME
         assert raw[3] & 0x08 == 0, case.name  # no FNAME
         assert gzip.decompress(raw)
+
+
+def _fake_outcome(events: bytes) -> Outcome:
+    result = {"end_reason": "stopped_at", "rounds": 3, "avg_jct_s": 1.5, "solver": {"solves": 2}}
+    return Outcome(events=events, state=b'{"round": 3}', result=result)
+
+
+def test_the_golden_script_writes_what_the_test_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regenerating one case writes its trace (gzip) and its summary, which the comparison
+    then accepts, and a changed line is then reported against the new golden."""
+    events = b'{"event": "run_started", "sim_time": 0.0}\n{"event": "run_ended", "sim_time": 1.0}\n'
+    monkeypatch.setattr(equivalence_golden, "GOLDEN_DIR", tmp_path)
+    monkeypatch.setattr(equivalence_golden, "run_case", lambda case: _fake_outcome(events))
+    assert main(["fifo_perf"]) == 0
+    assert "fifo_perf: stopped_at, 3 rounds, 2 events" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fifo_perf.events.jsonl.gz",
+        "fifo_perf.json",
+    ]
+    case = case_named("fifo_perf")
+    golden = load_golden("fifo_perf")
+    assert golden["events_lines"] == 2 and golden["command"].startswith("hetsim run --policy")
+    assert golden["result"]["solver"]["solves"] == 2 and "wall_time_s" not in golden["result"]
+    assert compare(case, _fake_outcome(events), golden) == []
+    changed = events.replace(b"1.0}", b"2.0}")
+    problems = compare(case, _fake_outcome(changed), golden)
+    assert len(problems) == 1 and "line 2" in problems[0] and "field 'sim_time'" in problems[0]
+
+
+def test_the_golden_script_refuses_a_case_whose_two_runs_differ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runs of a case that differ: exit 1 naming the case and the line, nothing written."""
+    runs = iter([b'{"event": "a", "sim_time": 0.0}\n', b'{"event": "b", "sim_time": 0.0}\n'])
+    monkeypatch.setattr(equivalence_golden, "GOLDEN_DIR", tmp_path)
+    monkeypatch.setattr(equivalence_golden, "run_case", lambda case: _fake_outcome(next(runs)))
+    assert main(["fifo_perf"]) == 1
+    err = capsys.readouterr().err
+    assert "case fifo_perf is not deterministic" in err and "field 'event'" in err
+    assert list(tmp_path.iterdir()) == []
