@@ -186,13 +186,13 @@ def test_an_8_gpu_job_on_4_gpu_types_is_unrunnable_not_a_hang() -> None:
 
 def test_a_trace_replays_the_generated_run(tmp_path: Path, throughputs: ThroughputTable) -> None:
     """The same jobs from a written trace give (nearly) the same result as generating them."""
-    jobs = generate_n(GeneratorConfig(0.3, seed=1), throughputs, 80)
+    jobs = generate_n(GeneratorConfig(0.3, seed=1), throughputs, 40)
     path = tmp_path / "t.tsv"
     write_trace(path, jobs)
-    generated = _run(_config(workload=WorkloadConfig(rate_per_hour=0.3, max_jobs=80), window=None))
+    generated = _run(_config(workload=WorkloadConfig(rate_per_hour=0.3, max_jobs=40), window=None))
     traced = _run(_config(workload=WorkloadConfig(trace_path=str(path)), window=None))
     assert traced["end_reason"] == generated["end_reason"] == "all_jobs_done"
-    assert traced["window_jobs_completed"] == generated["window_jobs_completed"] == 80
+    assert traced["window_jobs_completed"] == generated["window_jobs_completed"] == 40
     # A trace stores whole steps (the reference's %d), so durations differ by < 1 step.
     assert traced["avg_jct_s"] == pytest.approx(generated["avg_jct_s"], rel=5e-3)
 
