@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import simpy
 import structlog
+from threadpoolctl import threadpool_limits
 
 from cluster import Placer, Topology
 from des.arrivals import arrival_process
@@ -350,7 +351,11 @@ class Simulation:
         )
         self._wall_start = time.perf_counter()
         try:
-            self.env.run(until=self.stop)
+            # One BLAS thread: the polish's dense factorisations are small, and OpenBLAS's
+            # threads, spinning on a shared or loaded machine, made each 10-100x slower;
+            # a fixed thread count also keeps the reductions' order, so the same bits.
+            with threadpool_limits(limits=1, user_api="blas"):
+                self.env.run(until=self.stop)
         except RuntimeError as exc:
             # SimPy's "no scheduled events left" when nothing can ever happen again.
             if "No scheduled events left" not in str(exc):
