@@ -1,16 +1,16 @@
 """Event-driven completion tracking: slices in, job completions and round ends out.
 
-Workers report each finished slice. When every GPU of a job's slice is done, the work
-is credited to the round mechanism; a job with no work left is completed (its JCT is
-recorded, the job leaves the scheduler, the saturation monitor hears of it). When
-every slice of the round is done, the round's ``done`` event fires and the scheduler
-process starts the next round.
+Each slice of a round is credited to the round mechanism when it ends; a job with no
+work left is completed (its JCT is recorded, the job leaves the scheduler, its GPUs are
+freed, the saturation monitor hears of it). When every slice of the round is done, the
+round's ``done`` event fires and the scheduler process starts the next round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import simpy
@@ -38,7 +38,17 @@ class Completion:
 
 
 class CompletionTracker:
-    """Counts down the GPUs of each slice and the slices of each round."""
+    """Times each round's slices and credits them: one event per slice that can end its
+    job, and one for the round's last slice.
+
+    A slice that cannot end its job (it has steps left after it, known exactly when the
+    round starts: nothing else credits the job meanwhile) changes nothing anyone can see
+    until the next observation, so it takes no event of its own: it is credited, in
+    the order of its end time and then of the round's dispatches (the order per-slice
+    events would have fired in), as soon as anything looks, that is at the next slice
+    with an event, an observation, or the end of the run. Sums are thus taken in the
+    same order as with an event per slice, and the outcome is the same to the bit.
+    """
 
     def __init__(
         self,
@@ -50,11 +60,13 @@ class CompletionTracker:
         window_left: Callable[[], int | None] = lambda: None,
         window: WindowConfig | None = None,
         on_job_failed: Callable[[Completion], None] = lambda _: None,
+        on_gpus_freed: Callable[[tuple[int, ...]], None] = lambda _: None,
     ) -> None:
         self.env = env
         self.mechanism = mechanism
         self.on_job_completed = on_job_completed
         self.on_job_failed = on_job_failed
+        self.on_gpus_freed = on_gpus_freed
         self._arrivals = arrivals
         self._window_left = window_left
         self._window = window
@@ -69,24 +81,87 @@ class CompletionTracker:
         self.failed: list[Completion] = []
         self.monitor_feed = simpy.Store(env)
         self.done: simpy.Event = env.event()
-        self._gpus_left: dict[int, int] = {}
-        self._slices_left = 0
         self._round_start = 0.0
+        # This round's slices in the order they end: (end time, dispatch index, slice),
+        # and how many of them are credited.
+        self._order: list[tuple[float, int, Dispatch]] = []
+        self._credited = 0
+
+    @property
+    def round_start(self) -> float:
+        return self._round_start
+
+    def in_flight(self) -> list[Dispatch]:
+        """The slices of this round not yet credited."""
+        return [d for _, _, d in self._order[self._credited :]]
 
     def start_round(self, dispatches: tuple[Dispatch, ...]) -> simpy.Event:
         """Arms the tracker for a round; returns the event that fires when it ends."""
-        self._gpus_left = {d.job_id: len(d.gpus) for d in dispatches}
-        self._slices_left = len(dispatches)
-        self._round_start = self.env.now
-        self.done = self.env.event()
+        env = self.env
+        now = env.now
+        self._round_start = now
+        self.done = env.event()
+        # The times SimPy gives a timeout of each duration (now + duration).
+        order = sorted(
+            ((now + d.duration, i, d) for i, d in enumerate(dispatches)),
+            key=lambda e: (e[0], e[1]),
+        )
+        self._order, self._credited = order, 0
+        last = order[-1][1] if order else -1
+        jobs = self.mechanism.jobs
+        quirks = self.mechanism.quirks
+        for i, d in enumerate(dispatches):
+            if i == last or self._may_leave(jobs, d, quirks):
+                env.timeout(d.duration).callbacks.append(self._at_slice_end)
         return self.done
 
-    def slice_done(self, dispatch: Dispatch) -> None:
-        """Called by a worker when its GPU's share of ``dispatch`` is finished."""
-        left = self._gpus_left[dispatch.job_id] - 1
-        self._gpus_left[dispatch.job_id] = left
-        if left:
-            return
+    @staticmethod
+    def _may_leave(jobs: Any, d: Dispatch, quirks: bool) -> bool:
+        """Whether crediting ``d`` can end a job: the arithmetic of the credit itself."""
+        if quirks and d.partner < 0 and d.steps < len(d.gpus):
+            return True  # a failed micro-task with quirks: the job may be dropped
+        for job_id, steps in ((d.job_id, d.steps), (d.partner, d.partner_steps)):
+            if job_id < 0:
+                continue
+            i = jobs.index(job_id)
+            if jobs.total_steps[i] - (jobs.done_steps[i] + steps) <= 0:
+                return True
+        return False
+
+    def _at_slice_end(self, _event: simpy.Event) -> None:
+        """A slice with an event ended: credit every slice up to and including it."""
+        self.credit_until(self.env.now, inclusive=True, stop_at_event=True)
+
+    def credit_until(self, time: float, *, inclusive: bool, stop_at_event: bool = False) -> None:
+        """Credits this round's slices ending before ``time`` (or at it, if inclusive).
+
+        ``stop_at_event``: stop after the first slice that has an event of its own at
+        ``time`` (the one being fired), so slices ending at the same instant later in
+        the round's order wait for their own turn."""
+        order = self._order
+        jobs = self.mechanism.jobs
+        quirks = self.mechanism.quirks
+        last = order[-1][1] if order else -1
+        while self._credited < len(order):
+            end, i, d = order[self._credited]
+            if end > time or (end == time and not inclusive):
+                return
+            eventful = (
+                stop_at_event and end == time and (i == last or self._may_leave(jobs, d, quirks))
+            )
+            self._credited += 1
+            self._slice_done(d, end)
+            if eventful:
+                return
+
+    def flush(self) -> None:
+        """Credits every slice that has ended by now (for an observer, or the run's end)."""
+        self.credit_until(self.env.now, inclusive=True)
+
+    def _slice_done(self, dispatch: Dispatch, end: float) -> None:
+        """Credits one slice (all its GPUs), which ended at ``end``, to the job and the
+        counters. A slice that can end its job is credited at its own event (``end`` is
+        now), so completions are stamped with their true time."""
         gpu_s = dispatch.duration * len(dispatch.gpus)
         self.busy_gpu_s += gpu_s
         window = self._window
@@ -106,6 +181,8 @@ class CompletionTracker:
             for job_id, done in ((dispatch.job_id, done_a), (dispatch.partner, done_b)):
                 if done:
                     self._complete(job_id)
+            if done_a and done_b:
+                self.on_gpus_freed(dispatch.gpus)
         else:
             # The slice's time as the clock measured it (finish minus the round's start,
             # as the reference takes it), not the duration that was asked for.
@@ -113,15 +190,16 @@ class CompletionTracker:
                 dispatch.job_id,
                 dispatch.type_index,
                 dispatch.steps,
-                self.env.now - self._round_start,
+                end - self._round_start,
                 len(dispatch.gpus),
             )
             if outcome == "done":
                 self._complete(dispatch.job_id)
             elif outcome == "failed":
                 self._fail(dispatch.job_id)
-        self._slices_left -= 1
-        if self._slices_left == 0:
+            if outcome != "running":
+                self.on_gpus_freed(dispatch.gpus)
+        if self._credited == len(self._order):
             self.done.succeed()
 
     def _leave(self, job_id: int) -> Completion:
@@ -162,7 +240,9 @@ class CompletionTracker:
         self.on_job_failed(failed)
 
     def observation(self) -> Observation:
-        """The state the saturation monitor looks at, now."""
+        """The state the saturation monitor looks at, now (slices that ended before now
+        credited first; one ending at this very instant has its own turn)."""
+        self.credit_until(self.env.now, inclusive=False)
         return Observation(
             time=self.env.now,
             completions=len(self.completed),

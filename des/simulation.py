@@ -179,9 +179,10 @@ class Simulation:
             window_left=self._window_left,
             window=config.window,
             on_job_failed=self._on_failed,
+            on_gpus_freed=self._on_gpus_freed,
         )
         self.workers = [
-            GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]), self.tracker.slice_done)
+            GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]))
             for gpu in range(cluster.total_gpus)
         ]
         self.scheduler = RoundScheduler(
@@ -255,6 +256,10 @@ class Simulation:
             self.window_done += 1
             if self.window_done == window.size:
                 self._finish("window_complete")
+
+    def _on_gpus_freed(self, gpus: tuple[int, ...]) -> None:
+        for gpu in gpus:
+            self.workers[gpu].release()
 
     def _on_failed(self, failed: Completion) -> None:
         """A job dropped as failed (the reference's rule, with quirks) has left: it is
@@ -360,6 +365,9 @@ class Simulation:
             # SimPy's "no scheduled events left" when nothing can ever happen again.
             if "No scheduled events left" not in str(exc):
                 raise
+        # Slices that ended by now (the instant the run stopped included) are credited,
+        # as they would have been had each had its own event.
+        self.tracker.flush()
         if not self.end_reason:
             self.end_reason = "stalled"
         wall = time.perf_counter() - self._wall_start
