@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import simpy
@@ -18,6 +17,7 @@ import structlog
 
 from des.config import WindowConfig
 from des.monitor import Observation
+from scheduler.jobstate import ActiveJobs
 from scheduler.mechanism import MAX_FAILED_ATTEMPTS, Dispatch, RoundMechanism
 
 log = structlog.get_logger()
@@ -116,7 +116,7 @@ class CompletionTracker:
         return self.done
 
     @staticmethod
-    def _may_leave(jobs: Any, d: Dispatch, quirks: bool) -> bool:
+    def _may_leave(jobs: ActiveJobs, d: Dispatch, quirks: bool) -> bool:
         """Whether crediting ``d`` can end a job: the arithmetic of the credit itself."""
         if quirks and d.partner < 0 and d.steps < len(d.gpus):
             return True  # a failed micro-task with quirks: the job may be dropped
