@@ -16,7 +16,7 @@ from typing import Any
 
 from hetsim.errors import InputError
 from hetsim.output import write_bytes_atomic
-from sweep import compare, plots
+from sweep import compare
 from sweep.published import load_published, load_published_means
 from sweep.spec import SPEC_FILE
 from sweep.table import RESULTS_CSV, read_results
@@ -90,6 +90,8 @@ def write_report(out_dir: Path, rows: list[dict[str, Any]], sweep: dict[str, Any
         curves = {p: compare.published_curve(published, p) for p in comparison.policies}
         label = "Gavel, published seed 0"
     reference = {p: sorted(c.values(), key=lambda q: q.rate) for p, c in curves.items()}
+    from sweep import plots  # matplotlib loads only when a figure is drawn
+
     figure = plots.jct_figure(plot_title(sweep), ours, reference, label)
     for fmt, data in plots.figure_bytes(figure).items():
         write_bytes_atomic(out_dir / PLOTS_DIR / f"{PLOT_STEM}.{fmt}", data)
