@@ -279,6 +279,7 @@ def _solve_highs(p: ConeProgram) -> Outcome:
     if not p.is_lp:
         return UNSUPPORTED, None, None, "HiGHS takes linear programs only"
     from scipy.optimize import linprog  # half a second to import; HiGHS is rarely chained
+
     kwargs = {}
     if p.A is not None and p.b is not None:
         kwargs = {"A_eq": p.A, "b_eq": p.b}

@@ -7,11 +7,13 @@ import random
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from cluster import ClusterSpec, Placer, Topology
 from des.arrivals import arrival_process
-from des.completion import Completion, CompletionTracker
+from des.completion import Completion, CompletionTracker, _running_sum
 from des.rounds import RoundScheduler
 from des.worker import GpuWorker
 from scheduler import registry
@@ -168,3 +170,42 @@ def test_one_scheduler_round_on_a_tiny_cluster(env: simpy.Environment) -> None:
     # The first round lasted as long as its longest slice (job 0's 360 s on whichever type).
     assert sched.rounds == 2
     assert [e["event"] for e in logs].count("allocation_solved") == 1
+
+
+@given(
+    st.floats(0, 1e7, allow_nan=False),
+    st.lists(st.floats(0, 1e4, allow_nan=False), max_size=40),
+)
+def test_a_running_sum_is_a_loop_of_additions_to_the_bit(start: float, values: list[float]) -> None:
+    """Credits taken together add shared sums in the slices' order: bit for bit what
+    ``+=`` one after another gives (``np.sum`` would not: it is pairwise)."""
+    total = start
+    for v in values:
+        total += v
+    assert _running_sum(start, np.array(values)) == total
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.floats(1, 500), st.floats(1, 360)), min_size=1, max_size=12
+    )
+)
+def test_crediting_a_run_of_slices_equals_crediting_them_one_by_one(
+    slices: list[tuple[int, float, float]],
+) -> None:
+    """The mechanism's credit_run leaves every array exactly as a credit per slice does."""
+    one, run = _mechanism((8, 8)), _mechanism((8, 8))
+    for mech in (one, run):
+        for j in range(len(slices)):
+            mech.add_job(j, np.array([10.0, 5.0]), 1, 1.0, 1e9, 0.0)
+    for j, (k, steps, seconds) in enumerate(slices):
+        assert one.credit(j, k, steps, seconds) == "running"
+    run.credit_run(
+        list(range(len(slices))),
+        np.array([k for k, _, _ in slices]),
+        np.array([s for _, s, _ in slices]),
+        np.array([t for _, _, t in slices]),
+    )
+    assert one.jobs.done_steps.tobytes() == run.jobs.done_steps.tobytes()
+    assert one.jobs.job_time.tobytes() == run.jobs.job_time.tobytes()
+    assert one.worker_time.tobytes() == run.worker_time.tobytes()
