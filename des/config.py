@@ -16,6 +16,8 @@ from scheduler import conic, partition, policies, registry
 from workloads.traces import GAVEL, TraceOptions
 
 QUIRK_MODES = ("none", "gavel")
+# The largest GPU count the generator draws for multi-GPU jobs (workloads.generator).
+MULTI_GPU_MAX = 8
 FTF_ISOLATED_MODES = policies.FTF_BASELINES
 
 
@@ -235,7 +237,11 @@ class SimConfig:
         ):
             raise ValueError("stop-at time must be > 0")
         refused = partition.refusal(
-            self.partitions, self.cluster.counts, spec, self.quirks == "gavel"
+            self.partitions,
+            self.cluster.counts,
+            spec,
+            self.quirks == "gavel",
+            MULTI_GPU_MAX if self.workload.multi_gpu else 1,
         )
         if refused is not None:
             raise ValueError(f"partitions: {refused.message}")

@@ -28,6 +28,7 @@ import scenarios
 from cluster import ClusterSpec, parse_cluster
 from des.config import (
     FTF_ISOLATED_MODES,
+    MULTI_GPU_MAX,
     SaturationConfig,
     SimConfig,
     WindowConfig,
@@ -377,6 +378,14 @@ def _trace_jobs(config: SimConfig, throughputs: ThroughputTable) -> list[Job] | 
     if config.workload.trace_path is None or config.workload.real_trace:
         return None  # a real trace is read (and its window checked) by workloads.traces
     jobs = list(load_workload(config, throughputs))
+    if config.partitions > 1 and jobs:
+        checked_partitions(
+            config.partitions,
+            config.cluster,
+            [config.policy],
+            quirks=config.quirks == "gavel",
+            largest_job=max(job.scale_factor for job in jobs),
+        )
     window = config.window
     if window is not None and window.end > len(jobs):
         raise InputError(
@@ -470,7 +479,11 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     if misfit is not None:
         raise InputError(misfit, source="--ftf-isolated", field="ftf-isolated")
     partitions = checked_partitions(
-        opts["partitions"], cluster, [policy], quirks=opts["quirks"] == "gavel"
+        opts["partitions"],
+        cluster,
+        [policy],
+        quirks=opts["quirks"] == "gavel",
+        largest_job=MULTI_GPU_MAX if opts["multi_gpu"] else 1,
     )
     stop_at = opts.get("stop_at")
     if stop_at is not None and not (math.isfinite(stop_at) and stop_at > 0):
@@ -490,15 +503,21 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
 
 
 def checked_partitions(
-    value: object, cluster: ClusterSpec, policy_names: list[str], *, quirks: bool
+    value: object,
+    cluster: ClusterSpec,
+    policy_names: list[str],
+    *,
+    quirks: bool,
+    largest_job: int = 1,
 ) -> int:
     """``--partitions`` (text, or an int from Python) as the number of parts; the
-    InputError naming the option when it is not an integer the cluster, the policies
-    and the mode allow."""
+    InputError naming the option when it is not an integer the cluster, the policies,
+    the mode and the largest job (GPUs) allow."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     for name in policy_names:
-        refused = partition.refusal(value, cluster.counts, registry.get(name), quirks)
+        spec = registry.get(name)
+        refused = partition.refusal(value, cluster.counts, spec, quirks, largest_job)
         if refused is not None:
             raise option_error("--partitions", refused.message)
     assert isinstance(value, int)  # refusal() accepts integers only
@@ -860,7 +879,11 @@ def sweep(
     spec = with_overrides(spec, seeds=_int_list(seeds, "--seeds"), budget_s=budget, quirks=quirks)
     if partitions is not None:
         parts = checked_partitions(
-            partitions, spec.cluster, list(spec.policies), quirks=spec.quirks == "gavel"
+            partitions,
+            spec.cluster,
+            list(spec.policies),
+            quirks=spec.quirks == "gavel",
+            largest_job=MULTI_GPU_MAX if spec.multi_gpu else 1,
         )
         spec = with_overrides(spec, partitions=parts)
     refused = spec.partitions_refusal()

@@ -197,11 +197,15 @@ class Refusal:
     message: str
 
 
-def refusal(k: object, counts: tuple[int, ...], spec: PolicySpec, quirks: bool) -> Refusal | None:
+def refusal(
+    k: object, counts: tuple[int, ...], spec: PolicySpec, quirks: bool, largest_job: int = 1
+) -> Refusal | None:
     """Why ``k`` parts cannot be used for this cluster (GPU counts per type), policy and
     mode, or None: ``k`` must be an integer from 1 to the smallest type's count (types
     with no GPUs aside); more than one part needs a policy that solves an allocation
-    over all jobs together (not FIFO, AlloX, Gandiva or isolated) and no quirks."""
+    over all jobs together (not FIFO, AlloX, Gandiva or isolated), no quirks, and
+    every part's share of every type must hold the ``largest_job``'s GPUs (a job
+    larger than its part's share would get no time from the solve)."""
     positive = [c for c in counts if c > 0]
     smallest = min(positive) if positive else 1
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= smallest:
@@ -218,5 +222,11 @@ def refusal(k: object, counts: tuple[int, ...], spec: PolicySpec, quirks: bool) 
             "policy",
             f"policy '{spec.name}' is not solved over all jobs together, so there is "
             "nothing to partition (partitions apply to the LP and conic policies)",
+        )
+    if smallest / k < largest_job:
+        return Refusal(
+            "partitions",
+            f"{k} parts leave {smallest / k:g} GPUs of the smallest type to each, fewer than "
+            f"the {largest_job} a job may need; at most {smallest // largest_job}",
         )
     return None

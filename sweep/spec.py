@@ -48,6 +48,7 @@ from typing import Any
 from cluster import ClusterSpec, load_cluster_toml, parse_cluster
 from des.config import (
     FTF_ISOLATED_MODES,
+    MULTI_GPU_MAX,
     QUIRK_MODES,
     SimConfig,
     WindowConfig,
@@ -169,7 +170,11 @@ class SweepSpec:
         quirks, or None."""
         for policy in self.policies:
             refused = partition.refusal(
-                self.partitions, self.cluster.counts, registry.get(policy), self.quirks == "gavel"
+                self.partitions,
+                self.cluster.counts,
+                registry.get(policy),
+                self.quirks == "gavel",
+                MULTI_GPU_MAX if self.multi_gpu else 1,
             )
             if refused is not None:
                 return refused.message

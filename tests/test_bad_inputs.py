@@ -311,6 +311,25 @@ CASES: list[Case] = [
         "5",
         where="--partitions: field 'partitions': must be an integer from 1 to 4",
     ),
+    option(
+        "partitions smaller than a multi-GPU job",
+        "--policy",
+        "max_min_fairness",
+        "--multi-gpu",
+        "--partitions",
+        "2",
+        where="--partitions: field 'partitions': 2 parts leave 2 GPUs",
+    ),
+    trace_file(
+        "partitions smaller than a trace's job",
+        _trace_line(scale_factor="4") + "\n",
+        "--partitions: field 'partitions': 2 parts leave 2 GPUs of the smallest type to each, "
+        "fewer than the 4",
+        "--policy",
+        "max_min_fairness",
+        "--partitions",
+        "2",
+    ),
     option("partitions on fifo", "--partitions", "2", where="policy 'fifo' is not solved"),
     option(
         "partitions with quirks",
