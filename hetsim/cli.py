@@ -171,8 +171,10 @@ def summary_lines(result: dict[str, Any], out_dir: Path, events: bool = False) -
     window = result["window"]
     wdesc = f"window {window['start']}:{window['end']}" if window else "all jobs"
     total = result["window_jobs_total"]
+    parts = cfg.get("partitions", 1)
+    split = f", solved in {parts} partitions" if parts > 1 else ""
     lines = [
-        f"hetsim: {cfg['policy']} on {types}, {source}, seed {cfg['seed']}",
+        f"hetsim: {cfg['policy']} on {types}, {source}, seed {cfg['seed']}{split}",
         f"  ended: {result['end_reason']} at t = {result['sim_time_s'] / 3600:.1f} h after "
         f"{result['rounds']:,} rounds ({result['wall_time_s']:.1f} s wall)",
         f"  {wdesc}: {result['window_jobs_completed']}/{total if total is not None else '?'} "

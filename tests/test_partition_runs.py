@@ -13,6 +13,7 @@ import pytest
 
 import hetsim.cli
 from des.config import config_from_dict
+from hetsim.cli import summary_lines
 from sweep.executors import Backend
 from sweep.spec import load_sweep
 from tests.cli_helpers import run_cli
@@ -80,6 +81,9 @@ def test_two_partitions_run_to_the_end_deterministically(
     assert events != (runs / "plain" / "events.jsonl").read_bytes()
     code, _, err = run_cli(["replay", str(runs / "k2"), "--verify"], capsys)
     assert code == 0, err
+    assert summary_lines(result, runs / "k2")[0].endswith("seed 1, solved in 2 partitions")
+    plain = json.loads((runs / "plain" / "result.json").read_text())
+    assert summary_lines(plain, runs / "plain")[0].endswith("seed 1")
 
 
 SCENARIO = """\
