@@ -124,3 +124,17 @@ def test_a_scenario_and_the_sweep_option_set_the_partitions(
     (record,) = [json.loads(p.read_text()) for p in (out / "runs").glob("*/*.json")]
     assert record["status"] == "ok"
     assert record["config"]["partitions"] == 3
+
+
+def test_space_sharing_in_parts_runs_pairs(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A packed policy in two parts still runs pairs of jobs on shared GPUs (the parts'
+    pairs come back in the whole problem's rows) and finishes every job."""
+    out = runs / "packed"
+    argv = [*RUN, "--policy", "max_min_fairness_packed", "--rate", "3", "--partitions", "2"]
+    code, _, err = run_cli([*argv, "--out", str(out)], capsys)
+    assert code == 0, err
+    result = json.loads((out / "result.json").read_text())
+    assert result["window_jobs_completed"] == 40
+    placed = [json.loads(line) for line in (out / "events.jsonl").open()]
+    shared = [e for e in placed if e["event"] == "job_placed" and e.get("partner") is not None]
+    assert shared, "no pair ever shared GPUs"
