@@ -13,7 +13,9 @@ import pytest
 
 import hetsim.cli
 from des.config import config_from_dict
+from hetsim import api
 from hetsim.cli import summary_lines
+from hetsim.errors import InputError
 from sweep.executors import Backend
 from sweep.spec import load_sweep
 from tests.cli_helpers import run_cli
@@ -138,3 +140,11 @@ def test_space_sharing_in_parts_runs_pairs(runs: Path, capsys: pytest.CaptureFix
     placed = [json.loads(line) for line in (out / "events.jsonl").open()]
     shared = [e for e in placed if e["event"] == "job_placed" and e.get("partner") is not None]
     assert shared, "no pair ever shared GPUs"
+
+
+def test_the_python_api_takes_partitions_as_an_int() -> None:
+    """``hetsim.run(partitions=K)`` is checked as the option is."""
+    config = api._config({"policy": "max_min_fairness", "rate": 1.0, "partitions": 4})
+    assert config.partitions == 4
+    with pytest.raises(InputError, match="--partitions: field 'partitions': must be an integer"):
+        api._config({"policy": "max_min_fairness", "rate": 1.0, "partitions": 2.5})
