@@ -94,7 +94,8 @@ def bench_jct(args: argparse.Namespace) -> None:
     )
     print(
         f"{'K':>3s} {'avg JCT h':>10s} {'vs K=1':>8s} {'p99 h':>8s} {'done':>6s} "
-        f"{'end':>16s} {'solves':>7s} {'wall s':>8s} {'policy s':>9s} {'policy vs K=1':>14s}"
+        f"{'end':>16s} {'util':>6s} {'solves':>7s} {'wall s':>8s} {'policy s':>9s} "
+        f"{'policy vs K=1':>14s}"
     )
     structlog.configure(  # no event trace: only errors, dropped
         wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
@@ -123,6 +124,7 @@ def bench_jct(args: argparse.Namespace) -> None:
             f"{k:3d} {jct or float('nan'):10.3f} {ratio:8.4f} "
             f"{(result['jct_p99_s'] or float('nan')) / 3600:8.2f} "
             f"{result['window_jobs_completed']:6d} {result['end_reason']:>16s} "
+            f"{result['utilization']['overall']:6.1%} "
             f"{result['solver']['solves']:7d} {wall:8.1f} {policy_s:9.1f} "
             f"{exact['policy_s'] / policy_s:13.1f}x",
             flush=True,
