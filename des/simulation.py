@@ -35,7 +35,7 @@ from des.rounds import RoundScheduler
 from des.snapshot import snapshot
 from des.telemetry import TelemetryCollector
 from des.worker import GpuWorker
-from scheduler import registry
+from scheduler import partition, registry
 from scheduler.mechanism import MechanismConfig, RoundMechanism, RoundPlan
 from workloads import (
     TEMPLATES,
@@ -156,7 +156,7 @@ class Simulation:
         self.topology = Topology(cluster)
         self.placer = Placer(self.topology, reference_order=config.quirks == "gavel")
         self.mechanism = RoundMechanism(
-            registry.get(config.policy),
+            partition.partitioned_spec(registry.get(config.policy), config.partitions),
             np.array(cluster.counts),
             MechanismConfig(config.round_s, config.reset_interval_s),
             type_rng=random.Random(config.seed + TYPE_ORDER_STREAM),

@@ -13,6 +13,7 @@ A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
     window = "4000:5000"              # one measurement window for every point
     quirks = "gavel"                  # or "none"
     ftf_isolated = "share"            # finish-time fairness only: or "las"
+    partitions = 1                    # POP: solve each allocation in K parts (quirks "none")
     budget_s = 1800                   # per-run wall-clock budget (seconds)
 
 A scenario on a real trace names the file instead of ``trace`` (relative paths are
@@ -47,6 +48,7 @@ from typing import Any
 from cluster import ClusterSpec, load_cluster_toml, parse_cluster
 from des.config import (
     FTF_ISOLATED_MODES,
+    MULTI_GPU_MAX,
     QUIRK_MODES,
     SimConfig,
     WindowConfig,
@@ -55,7 +57,7 @@ from des.config import (
 )
 from hetsim import limits, tomlfile
 from hetsim.errors import InputError
-from scheduler import conic, registry
+from scheduler import conic, partition, registry
 from scheduler.policies import FTF_DEFAULT
 from workloads import load_throughputs
 from workloads.traces import GAVEL, TraceJobs, TraceOptions, detect_format
@@ -77,6 +79,7 @@ _KEYS = (
     "quirks",
     "tie_break",
     "ftf_isolated",
+    "partitions",
     "solvers",
     "budget_s",
     "trace_file",
@@ -128,6 +131,7 @@ class SweepSpec:
     trace_file: str | None = None
     trace_format: str | None = None
     trace_options: TraceOptions | None = None
+    partitions: int = 1
 
     @property
     def multi_gpu(self) -> bool:
@@ -158,7 +162,23 @@ class SweepSpec:
             quirks=self.quirks,
             tie_break=self.tie_break,
             ftf_isolated=self.ftf_isolated,
+            partitions=self.partitions,
         )
+
+    def partitions_refusal(self) -> str | None:
+        """Why the spec's ``partitions`` cannot go with its cluster, a policy or its
+        quirks, or None."""
+        for policy in self.policies:
+            refused = partition.refusal(
+                self.partitions,
+                self.cluster.counts,
+                registry.get(policy),
+                self.quirks == "gavel",
+                MULTI_GPU_MAX if self.multi_gpu else 1,
+            )
+            if refused is not None:
+                return refused.message
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,6 +200,7 @@ class SweepSpec:
             "trace_file": self.trace_file,
             "trace_format": self.trace_format,
             "trace_options": None if self.trace_options is None else self.trace_options.to_dict(),
+            "partitions": self.partitions,
         }
 
 
@@ -306,6 +327,12 @@ class _Reader:
             raise self.bad(key, problem)
         return float(value)
 
+    def partitions(self) -> int:
+        value = self.table["partitions"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.bad("partitions", f"must be an integer >= 1, got {value!r}")
+        return value
+
     def flag(self, key: str) -> bool:
         value = self.table[key]
         if not isinstance(value, bool):
@@ -389,6 +416,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "quirks": lambda: reader.string("quirks", QUIRK_MODES),
         "tie_break": lambda: reader.flag("tie_break"),
         "ftf_isolated": lambda: reader.string("ftf_isolated", FTF_ISOLATED_MODES),
+        "partitions": reader.partitions,
         "solvers": reader.solvers,
         "budget_s": lambda: reader.bounded("budget_s", limits.TIMEOUT_S),
         "trace_file": lambda: reader.trace_file(base),
@@ -447,6 +475,9 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
     misfit = ftf_isolated_misfit(result.ftf_isolated, result.policies, "the sweep also")
     if misfit is not None:
         raise toml.error(("ftf_isolated",), misfit)
+    refused = result.partitions_refusal()
+    if refused is not None:
+        raise toml.error(("partitions",), refused)
     return result
 
 
