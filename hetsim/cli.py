@@ -898,10 +898,11 @@ def sweep(
 
     def announce(backend: Backend) -> None:
         if not quiet:
+            sizes = f" x {len(spec.server_sizes)} server sizes" if spec.server_sizes else ""
             click.echo(
                 f"hetsim sweep {spec.name}: {len(spec.runs())} runs "
                 f"({len(spec.policies)} policies x {len(spec.rates)} rates x "
-                f"{len(spec.seeds)} seeds) on {backend.description} -> {out}",
+                f"{len(spec.seeds)} seeds{sizes}) on {backend.description} -> {out}",
                 err=True,
             )
 

@@ -9,7 +9,7 @@ A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
     rates = { start = 0.4, stop = 6.0, step = 0.4 }   # jobs/hour; or a list [0.4, 0.8]
     seeds = [0, 1, 2]
     cluster = "36:36:36"              # V100:P100:K80, or the path of a cluster .toml
-    gpus_per_server = 1
+    gpus_per_server = 1               # or a list, [1, 4, 8]: one curve per server size
     window = "4000:5000"              # one measurement window for every point
     quirks = "gavel"                  # or "none"
     ftf_isolated = "share"            # finish-time fairness only: or "las"
@@ -38,6 +38,7 @@ from the scenario file's directory.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -93,20 +94,38 @@ MAX_RATE_POINTS = 1000
 
 @dataclass(frozen=True)
 class RunKey:
-    """One point of a sweep: a policy at an arrival rate with a seed."""
+    """One point of a sweep: a policy at an arrival rate with a seed, and the server
+    size when the sweep has a ``gpus_per_server`` dimension (``None``: it has none)."""
 
     policy: str
     rate: float
     seed: int
+    gpus_per_server: int | None = None
 
     @property
     def slug(self) -> str:
         """The run's file name under the sweep's ``runs/`` directory (stable)."""
         policy = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.policy).strip("_")
-        return f"{policy}/rate-{self.rate:.3f}_seed-{self.seed}.json"
+        size = "" if self.gpus_per_server is None else f"_gps-{self.gpus_per_server}"
+        return f"{policy}/rate-{self.rate:.3f}_seed-{self.seed}{size}.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The key as a run record stores it (``gpus_per_server`` only with the dimension)."""
+        key: dict[str, Any] = {"policy": self.policy, "rate": self.rate, "seed": self.seed}
+        if self.gpus_per_server is not None:
+            key["gpus_per_server"] = self.gpus_per_server
+        return key
 
     def __str__(self) -> str:
-        return f"{self.policy} @ {self.rate:g} jobs/h, seed {self.seed}"
+        text = f"{self.policy} @ {self.rate:g} jobs/h, seed {self.seed}"
+        if self.gpus_per_server is not None:
+            text += f", {server_size_text(self.gpus_per_server)}"
+        return text
+
+
+def server_size_text(size: int) -> str:
+    """``1 GPU/server``, ``8 GPUs/server``: a server size as curves and runs name it."""
+    return f"{size} GPU{'' if size == 1 else 's'}/server"
 
 
 @dataclass(frozen=True)
@@ -132,14 +151,35 @@ class SweepSpec:
     trace_format: str | None = None
     trace_options: TraceOptions | None = None
     partitions: int = 1
+    server_clusters: tuple[tuple[int, ClusterSpec], ...] = ()
+    """The ``gpus_per_server`` dimension: each server size with its cluster, in the
+    scenario's order (empty: no dimension, every run on ``cluster``)."""
 
     @property
     def multi_gpu(self) -> bool:
         return self.trace == "multi-gpu"
 
+    @property
+    def server_sizes(self) -> tuple[int, ...]:
+        """The sizes of the ``gpus_per_server`` dimension (empty without one)."""
+        return tuple(size for size, _ in self.server_clusters)
+
     def runs(self) -> list[RunKey]:
-        """Every run, in a stable order (policy, then rate, then seed)."""
-        return [RunKey(p, r, s) for p in self.policies for r in self.rates for s in self.seeds]
+        """Every run, in a stable order (policy, then server size, rate, seed)."""
+        sizes: tuple[int | None, ...] = self.server_sizes or (None,)
+        return [
+            RunKey(p, r, s, g)
+            for p in self.policies
+            for g in sizes
+            for r in self.rates
+            for s in self.seeds
+        ]
+
+    def cluster_of(self, key: RunKey) -> ClusterSpec:
+        """The cluster ``key`` runs on (its server size's, with the dimension)."""
+        if key.gpus_per_server is None:
+            return self.cluster
+        return dict(self.server_clusters)[key.gpus_per_server]
 
     def config(self, key: RunKey) -> SimConfig:
         """The simulation configuration of one run."""
@@ -153,7 +193,7 @@ class SweepSpec:
             )
         return SimConfig(
             policy=key.policy,
-            cluster=self.cluster,
+            cluster=self.cluster_of(key),
             workload=workload,
             window=self.window,
             seed=key.seed,
@@ -189,6 +229,7 @@ class SweepSpec:
             "rates": list(self.rates),
             "seeds": list(self.seeds),
             "cluster": self.cluster.to_dict(),
+            "gpus_per_server": list(self.server_sizes) or None,
             "window": f"{self.window.start}:{self.window.end}",
             "quirks": self.quirks,
             "tie_break": self.tie_break,
@@ -381,12 +422,22 @@ class _Reader:
             path = ("trace_options", name) if name != "trace_options" else ("trace_options",)
             raise self.toml.error((*self.prefix, *path), message) from None
 
-    def cluster(self, base: Path) -> ClusterSpec:
+    def server_sizes(self, value: object) -> list[int]:
+        """``gpus_per_server``: one size, or a non-empty list of distinct sizes."""
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes:
+            raise self.bad("gpus_per_server", "must be a server size or a non-empty list of them")
+        for size in sizes:
+            problem = limits.GPUS_PER_SERVER.problem(size)
+            if problem is not None:
+                every = "every size " if isinstance(value, list) else ""
+                raise self.bad("gpus_per_server", f"{every}{problem}")
+        if len(set(sizes)) != len(sizes):
+            raise self.bad("gpus_per_server", "lists a server size twice")
+        return [size for size in sizes if isinstance(size, int)]  # all are, by now
+
+    def cluster(self, base: Path, size: int = 1) -> ClusterSpec:
         value = self.table["cluster"]
-        size = self.table.get("gpus_per_server", 1)
-        problem = limits.GPUS_PER_SERVER.problem(size)
-        if problem is not None:
-            raise self.bad("gpus_per_server", problem)
         if not isinstance(value, str):
             raise self.bad("cluster", f"must be 'A:B:C' or a cluster .toml path, got {value!r}")
         if value.endswith(".toml"):
@@ -396,6 +447,24 @@ class _Reader:
             return parse_cluster(value, gpus_per_server=size)
         except InputError as exc:
             raise self.bad("cluster", exc.message) from None
+
+    def clusters(self, base: Path) -> tuple[ClusterSpec, tuple[tuple[int, ClusterSpec], ...]]:
+        """The cluster, and the ``gpus_per_server`` dimension when the key is a list (each
+        size's cluster; a cluster file's own server sizes win, as with one size, so two
+        sizes that give the same cluster are refused)."""
+        value = self.table.get("gpus_per_server", 1)
+        sizes = self.server_sizes(value)
+        built = [(size, self.cluster(base, size)) for size in sizes]
+        if not isinstance(value, list):
+            return built[0][1], ()
+        for (a, first), (b, second) in itertools.combinations(built, 2):
+            if first == second:
+                raise self.bad(
+                    "gpus_per_server",
+                    f"sizes {a} and {b} give the same cluster (its file sets every "
+                    "type's gpus_per_server); drop the list or those settings",
+                )
+        return built[0][1], tuple(built)
 
 
 def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
@@ -427,11 +496,17 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         if key in table:
             spec[key] = read()
     if "cluster" in table or "gpus_per_server" in table:
-        if "cluster" not in table:
-            table = {**table, "cluster": spec.get("_cluster_text", "36:36:36")}
+        # [quick] may change the cluster or the server sizes alone; the other is kept
+        inherited = {"cluster": spec.get("_cluster_text", "36:36:36")}
+        if "_server_sizes" in spec:
+            inherited["gpus_per_server"] = spec["_server_sizes"]
+        if any(key not in table for key in inherited):
+            table = {**inherited, **table}
             reader = _Reader(reader.toml, table, reader.prefix)
         spec["_cluster_text"] = table["cluster"]
-        spec["cluster"] = reader.cluster(base)
+        if "gpus_per_server" in table:
+            spec["_server_sizes"] = table["gpus_per_server"]
+        spec["cluster"], spec["server_clusters"] = reader.clusters(base)
 
 
 def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
@@ -466,6 +541,7 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
             raise toml.error(("quick",), "--quick needs a [quick] table in the scenario file")
         _apply(_Reader(toml, quick_table, ("quick",)), spec, base)
     spec.pop("_cluster_text", None)
+    spec.pop("_server_sizes", None)
     if "trace_file" in spec:
         _check_trace(toml, spec)
     result = SweepSpec(source=str(path), quick=quick, **spec)
