@@ -24,6 +24,7 @@ import time
 
 import cvxpy as cp
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from scheduler import policies, registry
 from scheduler.cvxpy_models import MaxMinModel, max_min_model
@@ -125,4 +126,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # One BLAS thread, as a run has (des/simulation.py): the polish's small dense
+    # factorisations are much slower with OpenBLAS's threads on a shared machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        main()

@@ -1,10 +1,9 @@
 """Event-driven completion tracking: slices in, job completions and round ends out.
 
-Workers report each finished slice. When every GPU of a job's slice is done, the work
-is credited to the round mechanism; a job with no work left is completed (its JCT is
-recorded, the job leaves the scheduler, the saturation monitor hears of it). When
-every slice of the round is done, the round's ``done`` event fires and the scheduler
-process starts the next round.
+Each slice of a round is credited to the round mechanism when it ends; a job with no
+work left is completed (its JCT is recorded, the job leaves the scheduler, its GPUs are
+freed, the saturation monitor hears of it). When every slice of the round is done, the
+round's ``done`` event fires and the scheduler process starts the next round.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import structlog
 
 from des.config import WindowConfig
 from des.monitor import Observation
+from scheduler.jobstate import ActiveJobs
 from scheduler.mechanism import MAX_FAILED_ATTEMPTS, Dispatch, RoundMechanism
 
 log = structlog.get_logger()
@@ -38,7 +38,17 @@ class Completion:
 
 
 class CompletionTracker:
-    """Counts down the GPUs of each slice and the slices of each round."""
+    """Times each round's slices and credits them: one event per slice that can end its
+    job, and one for the round's last slice.
+
+    A slice that cannot end its job (it has steps left after it, known exactly when the
+    round starts: nothing else credits the job meanwhile) changes nothing anyone can see
+    until the next observation, so it takes no event of its own: it is credited, in
+    the order of its end time and then of the round's dispatches (the order per-slice
+    events would have fired in), as soon as anything looks, that is at the next slice
+    with an event, an observation, or the end of the run. Sums are thus taken in the
+    same order as with an event per slice, and the outcome is the same to the bit.
+    """
 
     def __init__(
         self,
@@ -50,11 +60,13 @@ class CompletionTracker:
         window_left: Callable[[], int | None] = lambda: None,
         window: WindowConfig | None = None,
         on_job_failed: Callable[[Completion], None] = lambda _: None,
+        on_gpus_freed: Callable[[tuple[int, ...]], None] = lambda _: None,
     ) -> None:
         self.env = env
         self.mechanism = mechanism
         self.on_job_completed = on_job_completed
         self.on_job_failed = on_job_failed
+        self.on_gpus_freed = on_gpus_freed
         self._arrivals = arrivals
         self._window_left = window_left
         self._window = window
@@ -69,24 +81,140 @@ class CompletionTracker:
         self.failed: list[Completion] = []
         self.monitor_feed = simpy.Store(env)
         self.done: simpy.Event = env.event()
-        self._gpus_left: dict[int, int] = {}
-        self._slices_left = 0
         self._round_start = 0.0
+        # This round's slices in the order they end: (end time, dispatch index, slice),
+        # and how many of them are credited.
+        self._slices: list[Dispatch] = []
+        self._ends: list[float] = []
+        self._eventful: list[bool] = []
+        self._credited = 0
+        self._batch: _Batch | None = None
+
+    @property
+    def round_start(self) -> float:
+        return self._round_start
+
+    def in_flight(self) -> list[Dispatch]:
+        """The slices of this round not yet credited."""
+        return self._slices[self._credited :]
 
     def start_round(self, dispatches: tuple[Dispatch, ...]) -> simpy.Event:
         """Arms the tracker for a round; returns the event that fires when it ends."""
-        self._gpus_left = {d.job_id: len(d.gpus) for d in dispatches}
-        self._slices_left = len(dispatches)
-        self._round_start = self.env.now
-        self.done = self.env.event()
+        env = self.env
+        now = env.now
+        self._round_start = now
+        self.done = env.event()
+        # The times SimPy gives a timeout of each duration (now + duration), and the
+        # slices in the order such timeouts would fire: by time, then dispatch order.
+        ends = [now + d.duration for d in dispatches]
+        order = sorted(range(len(dispatches)), key=lambda i: (ends[i], i))
+        slices = [dispatches[i] for i in order]
+        jobs = self.mechanism.jobs
+        quirks = self.mechanism.quirks
+        eventful = [self._may_leave(jobs, d, quirks) for d in slices]
+        if eventful:
+            eventful[-1] = True  # the round's last slice ends the round
+        self._slices, self._credited = slices, 0
+        self._ends = [ends[i] for i in order]
+        self._eventful = eventful
+        self._batch = None
+        for i in sorted(order[p] for p in range(len(order)) if eventful[p]):
+            env.timeout(dispatches[i].duration).callbacks.append(self._at_slice_end)
         return self.done
 
-    def slice_done(self, dispatch: Dispatch) -> None:
-        """Called by a worker when its GPU's share of ``dispatch`` is finished."""
-        left = self._gpus_left[dispatch.job_id] - 1
-        self._gpus_left[dispatch.job_id] = left
-        if left:
-            return
+    @staticmethod
+    def _may_leave(jobs: ActiveJobs, d: Dispatch, quirks: bool) -> bool:
+        """Whether crediting ``d`` can end a job: the arithmetic of the credit itself
+        (nothing else credits the job before it, so this is known when it starts)."""
+        if quirks and d.partner < 0 and d.steps < len(d.gpus):
+            return True  # a failed micro-task with quirks: the job may be dropped
+        for job_id, steps in ((d.job_id, d.steps), (d.partner, d.partner_steps)):
+            if job_id < 0:
+                continue
+            i = jobs.index(job_id)
+            if jobs.total_steps[i] - (jobs.done_steps[i] + steps) <= 0:
+                return True
+        return False
+
+    def _at_slice_end(self, _event: simpy.Event) -> None:
+        """A slice with an event ended: credit every slice up to and including it."""
+        self.credit_until(self.env.now, inclusive=True, stop_at_event=True)
+
+    def credit_until(self, time: float, *, inclusive: bool, stop_at_event: bool = False) -> None:
+        """Credits this round's slices ending before ``time`` (or at it, if inclusive).
+
+        ``stop_at_event``: stop after the first slice that has an event of its own at
+        ``time`` (the one being fired), so slices ending at the same instant later in
+        the round's order wait for their own turn. Runs of slices without events are
+        credited together (:meth:`_credit_run`), the others one by one."""
+        ends, eventful, slices = self._ends, self._eventful, self._slices
+        start = stop = self._credited
+        count = len(slices)
+        while stop < count:
+            end = ends[stop]
+            if end > time or (end == time and not inclusive):
+                break
+            stop += 1
+            if stop_at_event and end == time and eventful[stop - 1]:
+                break
+        pos = start
+        while pos < stop:
+            if eventful[pos] or slices[pos].partner >= 0:
+                self._credited = pos + 1
+                self._slice_done(slices[pos], ends[pos])
+                pos += 1
+                continue
+            run_end = pos
+            while run_end < stop and not eventful[run_end] and slices[run_end].partner < 0:
+                run_end += 1
+            self._credited = run_end
+            self._credit_run(pos, run_end)
+            pos = run_end
+
+    def flush(self) -> None:
+        """Credits every slice that has ended by now (for an observer, or the run's end)."""
+        self.credit_until(self.env.now, inclusive=True)
+
+    def _credit_run(self, lo: int, hi: int) -> None:
+        """Credits slices ``lo:hi`` of the round's order, single jobs none of which ends
+        its job, at once: per-job sums are one addition each, and shared sums are taken
+        in the slices' order (a running sum), so every bit is what crediting them one
+        after another gives."""
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch.of(self._slices, self._ends, self._round_start)
+        sel = slice(lo, hi)
+        gpu_s = batch.gpu_s[sel]
+        types = batch.types[sel]
+        self.busy_gpu_s = _running_sum(self.busy_gpu_s, gpu_s)
+        window = self._window
+        if window is not None:
+            ids, partners = batch.ids[sel], batch.partners[sel]
+            inside = ((ids >= window.start) & (ids < window.end)) | (
+                (partners >= window.start) & (partners < window.end)
+            )
+            if inside.any():
+                self.window_service_gpu_s = _running_sum(self.window_service_gpu_s, gpu_s[inside])
+        by_type = self.busy_gpu_s_by_type
+        for k in np.unique(types).tolist():
+            by_type[k] = _running_sum(float(by_type[k]), gpu_s[types == k])
+        received = self.received_s
+        num_types = self._num_types
+        for job_id, k, duration in zip(
+            batch.id_list[lo:hi], batch.type_list[lo:hi], batch.duration_list[lo:hi], strict=True
+        ):
+            got = received.get(job_id)
+            if got is None:
+                got = received[job_id] = np.zeros(num_types)
+            got[k] += duration
+        self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], batch.seconds[sel])
+        if self._credited == len(self._slices):
+            self.done.succeed()
+
+    def _slice_done(self, dispatch: Dispatch, end: float) -> None:
+        """Credits one slice (all its GPUs), which ended at ``end``, to the job and the
+        counters. A slice that can end its job is credited at its own event (``end`` is
+        now), so completions are stamped with their true time."""
         gpu_s = dispatch.duration * len(dispatch.gpus)
         self.busy_gpu_s += gpu_s
         window = self._window
@@ -106,6 +234,8 @@ class CompletionTracker:
             for job_id, done in ((dispatch.job_id, done_a), (dispatch.partner, done_b)):
                 if done:
                     self._complete(job_id)
+            if done_a and done_b:
+                self.on_gpus_freed(dispatch.gpus)
         else:
             # The slice's time as the clock measured it (finish minus the round's start,
             # as the reference takes it), not the duration that was asked for.
@@ -113,15 +243,16 @@ class CompletionTracker:
                 dispatch.job_id,
                 dispatch.type_index,
                 dispatch.steps,
-                self.env.now - self._round_start,
+                end - self._round_start,
                 len(dispatch.gpus),
             )
             if outcome == "done":
                 self._complete(dispatch.job_id)
             elif outcome == "failed":
                 self._fail(dispatch.job_id)
-        self._slices_left -= 1
-        if self._slices_left == 0:
+            if outcome != "running":
+                self.on_gpus_freed(dispatch.gpus)
+        if self._credited == len(self._slices):
             self.done.succeed()
 
     def _leave(self, job_id: int) -> Completion:
@@ -162,7 +293,9 @@ class CompletionTracker:
         self.on_job_failed(failed)
 
     def observation(self) -> Observation:
-        """The state the saturation monitor looks at, now."""
+        """The state the saturation monitor looks at, now (slices that ended before now
+        credited first; one ending at this very instant has its own turn)."""
+        self.credit_until(self.env.now, inclusive=False)
         return Observation(
             time=self.env.now,
             completions=len(self.completed),
@@ -180,3 +313,45 @@ class CompletionTracker:
         best = jobs.throughputs.max(axis=1, initial=0.0)
         seconds = np.divide(jobs.remaining(), best, out=np.zeros_like(best), where=best > 0)
         return float(seconds @ jobs.scale_factors)
+
+
+def _running_sum(start: float, values: np.ndarray) -> float:
+    """``start`` plus each value in turn: the same additions, in the same order, as a
+    loop of ``+=`` (a cumulative sum is sequential; ``np.sum`` is pairwise)."""
+    if values.size == 0:
+        return start
+    return float(np.cumsum(np.concatenate(([start], values)))[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """A round's slices as arrays, in the order they end."""
+
+    id_list: list[int]
+    type_list: list[int]
+    duration_list: list[float]
+    ids: np.ndarray
+    partners: np.ndarray
+    types: np.ndarray
+    steps: np.ndarray
+    gpu_s: np.ndarray
+    seconds: np.ndarray
+
+    @classmethod
+    def of(cls, slices: list[Dispatch], ends: list[float], round_start: float) -> _Batch:
+        id_list = [d.job_id for d in slices]
+        type_list = [d.type_index for d in slices]
+        duration_list = [d.duration for d in slices]
+        durations = np.array(duration_list)
+        return cls(
+            id_list,
+            type_list,
+            duration_list,
+            np.array(id_list, dtype=np.int64),
+            np.array([d.partner for d in slices], dtype=np.int64),
+            np.array(type_list, dtype=np.int64),
+            np.array([d.steps for d in slices]),
+            durations * np.array([len(d.gpus) for d in slices]),
+            # The slice's time as the clock measures it: its end minus the round's start.
+            np.array(ends) - round_start,
+        )

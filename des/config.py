@@ -12,10 +12,12 @@ from typing import Any
 
 from cluster import ClusterSpec
 from hetsim import limits
-from scheduler import conic, policies, registry
+from scheduler import conic, partition, policies, registry
 from workloads.traces import GAVEL, TraceOptions
 
 QUIRK_MODES = ("none", "gavel")
+# The largest GPU count the generator draws for multi-GPU jobs (workloads.generator).
+MULTI_GPU_MAX = 8
 FTF_ISOLATED_MODES = policies.FTF_BASELINES
 
 
@@ -202,6 +204,8 @@ class SimConfig:
     ftf_isolated: str = policies.FTF_DEFAULT
     # End the run at this simulated time (seconds) and report the state there.
     stop_at_s: float | None = None
+    # POP: solve the allocation as this many sub-problems (1: the exact solve).
+    partitions: int = 1
 
     def __post_init__(self) -> None:
         spec = registry.get(self.policy)  # KeyError naming the known policies
@@ -232,6 +236,15 @@ class SimConfig:
             math.isfinite(self.stop_at_s) and self.stop_at_s > 0
         ):
             raise ValueError("stop-at time must be > 0")
+        refused = partition.refusal(
+            self.partitions,
+            self.cluster.counts,
+            spec,
+            self.quirks == "gavel",
+            MULTI_GPU_MAX if self.workload.multi_gpu else 1,
+        )
+        if refused is not None:
+            raise ValueError(f"partitions: {refused.message}")
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -2,8 +2,9 @@
 
 At each round boundary it admits the jobs that arrived since the last one, asks the
 round mechanism for the next round's placements (the mechanism re-solves the
-allocation when it is due), hands each placed job's slice to the workers of its GPUs
-and waits until the completion tracker says every slice is done. When nothing can run,
+allocation when it is due), gives the workers of GPUs whose job changed their new
+lease, hands the round's slices to the completion tracker and waits until it says every
+slice is done. When nothing can run,
 it sleeps until the next arrival.
 """
 
@@ -96,6 +97,8 @@ class RoundScheduler:
         self.mechanism_s = 0.0
         self._pending: list[Job] = []
         self._idle: simpy.Event | None = None
+        # The GPUs of each (job, partner) placed in the last round.
+        self._leased: dict[tuple[int, int], tuple[int, ...]] = {}
 
     @property
     def pending(self) -> tuple[Job, ...]:
@@ -165,6 +168,7 @@ class RoundScheduler:
             self.mechanism_s += time.perf_counter() - started
             if self.on_round is not None:
                 self.on_round(self.rounds)
+            self._lease(plan.dispatches)
             if not plan.dispatches:
                 self._idle = env.event()
                 if self.on_idle is not None:
@@ -172,12 +176,23 @@ class RoundScheduler:
                 yield self._idle
                 self._idle = None
                 continue
-            done = self.tracker.start_round(plan.dispatches)
-            workers = self.workers
-            for d in plan.dispatches:
-                for gpu in d.gpus:
-                    workers[gpu].assign(d)
-            yield done
+            yield self.tracker.start_round(plan.dispatches)
+
+    def _lease(self, dispatches: tuple[Dispatch, ...]) -> None:
+        """Tells the workers whose GPU's job changed (and only them) what they hold now:
+        a placement kept from the last round costs nothing."""
+        workers = self.workers
+        last = self._leased
+        now = {(d.job_id, d.partner): d.gpus for d in dispatches}
+        for key, gpus in last.items():
+            if now.get(key) != gpus:
+                for gpu in gpus:
+                    workers[gpu].release()
+        for key, gpus in now.items():
+            if last.get(key) != gpus:
+                for gpu in gpus:
+                    workers[gpu].hold(*key)
+        self._leased = now
 
     def _log_solve(self, report: SolveReport) -> None:
         alloc = report.allocation

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import simpy
 import structlog
+from threadpoolctl import threadpool_limits
 
 from cluster import Placer, Topology
 from des.arrivals import arrival_process
@@ -34,7 +35,7 @@ from des.rounds import RoundScheduler
 from des.snapshot import snapshot
 from des.telemetry import TelemetryCollector
 from des.worker import GpuWorker
-from scheduler import registry
+from scheduler import partition, registry
 from scheduler.mechanism import MechanismConfig, RoundMechanism, RoundPlan
 from workloads import (
     TEMPLATES,
@@ -155,7 +156,7 @@ class Simulation:
         self.topology = Topology(cluster)
         self.placer = Placer(self.topology, reference_order=config.quirks == "gavel")
         self.mechanism = RoundMechanism(
-            registry.get(config.policy),
+            partition.partitioned_spec(registry.get(config.policy), config.partitions),
             np.array(cluster.counts),
             MechanismConfig(config.round_s, config.reset_interval_s),
             type_rng=random.Random(config.seed + TYPE_ORDER_STREAM),
@@ -178,9 +179,10 @@ class Simulation:
             window_left=self._window_left,
             window=config.window,
             on_job_failed=self._on_failed,
+            on_gpus_freed=self._on_gpus_freed,
         )
         self.workers = [
-            GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]), self.tracker.slice_done)
+            GpuWorker(self.env, gpu, int(self.topology.gpu_type[gpu]))
             for gpu in range(cluster.total_gpus)
         ]
         self.scheduler = RoundScheduler(
@@ -254,6 +256,10 @@ class Simulation:
             self.window_done += 1
             if self.window_done == window.size:
                 self._finish("window_complete")
+
+    def _on_gpus_freed(self, gpus: tuple[int, ...]) -> None:
+        for gpu in gpus:
+            self.workers[gpu].release()
 
     def _on_failed(self, failed: Completion) -> None:
         """A job dropped as failed (the reference's rule, with quirks) has left: it is
@@ -350,11 +356,18 @@ class Simulation:
         )
         self._wall_start = time.perf_counter()
         try:
-            self.env.run(until=self.stop)
+            # One BLAS thread: the polish's dense factorisations are small, and OpenBLAS's
+            # threads, spinning on a shared or loaded machine, made each 10-100x slower;
+            # a fixed thread count also keeps the reductions' order, so the same bits.
+            with threadpool_limits(limits=1, user_api="blas"):
+                self.env.run(until=self.stop)
         except RuntimeError as exc:
             # SimPy's "no scheduled events left" when nothing can ever happen again.
             if "No scheduled events left" not in str(exc):
                 raise
+        # Slices that ended by now (the instant the run stopped included) are credited,
+        # as they would have been had each had its own event.
+        self.tracker.flush()
         if not self.end_reason:
             self.end_reason = "stalled"
         wall = time.perf_counter() - self._wall_start

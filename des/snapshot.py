@@ -1,7 +1,7 @@
 """The state of a run at one instant, as JSON: what ``hetsim run --stop-at HOURS`` writes.
 
 Read from the objects' public state (the round mechanism's active-job arrays, its
-last placements and per-type worker time, the workers' running slices, the
+last placements and per-type worker time, the round's slices in flight, the
 completion tracker's service per job); nothing here changes the run.
 
 Per active job: its steps (total, credited, the running slice's share so far and what
@@ -39,11 +39,11 @@ def snapshot(sim: Simulation) -> dict[str, Any]:
     prio[jobs.throughputs == 0] = 0.0  # as the mechanism ranks them: never where it cannot run
     # The slice each job is running now (on its first GPU) and how far it is.
     running: dict[int, tuple[float, int, int]] = {}
-    for w in sim.workers:
-        d = w.current
-        if d is None or d.duration <= 0:
+    started = sim.tracker.round_start
+    for d in sim.tracker.in_flight():
+        if d.duration <= 0:
             continue
-        share = min(max((now - w.started) / d.duration, 0.0), 1.0)
+        share = min(max((now - started) / d.duration, 0.0), 1.0)
         for job_id, steps, other in (
             (d.job_id, d.steps, d.partner),
             (d.partner, d.partner_steps, d.job_id),

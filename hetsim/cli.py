@@ -28,6 +28,7 @@ import scenarios
 from cluster import ClusterSpec, parse_cluster
 from des.config import (
     FTF_ISOLATED_MODES,
+    MULTI_GPU_MAX,
     SaturationConfig,
     SimConfig,
     WindowConfig,
@@ -38,7 +39,7 @@ from des.result import build_result
 from des.simulation import Simulation, load_workload
 from hetsim import limits, telemetry_file
 from hetsim import replay as replay_mod
-from hetsim.errors import InputError
+from hetsim.errors import InputError, option_error
 from hetsim.eventlog import trace_processors
 from hetsim.output import check_output_file, dumps
 from hetsim.policy_list import policy_lines
@@ -47,7 +48,7 @@ from hetsim.throughput_check import run_throughput_check
 from hetsim.trace_cli import convert as convert_trace
 from hetsim.trace_cli import summary_lines as trace_summary_lines
 from hetsim.trace_cli import trace_option_flags, trace_workload
-from scheduler import conic, registry
+from scheduler import conic, partition, registry
 from scheduler.policies import FTF_DEFAULT
 from sweep import report, table
 from sweep.executors import Backend, open_backend
@@ -170,8 +171,10 @@ def summary_lines(result: dict[str, Any], out_dir: Path, events: bool = False) -
     window = result["window"]
     wdesc = f"window {window['start']}:{window['end']}" if window else "all jobs"
     total = result["window_jobs_total"]
+    parts = cfg.get("partitions", 1)
+    split = f", solved in {parts} partitions" if parts > 1 else ""
     lines = [
-        f"hetsim: {cfg['policy']} on {types}, {source}, seed {cfg['seed']}",
+        f"hetsim: {cfg['policy']} on {types}, {source}, seed {cfg['seed']}{split}",
         f"  ended: {result['end_reason']} at t = {result['sim_time_s'] / 3600:.1f} h after "
         f"{result['rounds']:,} rounds ({result['wall_time_s']:.1f} s wall)",
         f"  {wdesc}: {result['window_jobs_completed']}/{total if total is not None else '?'} "
@@ -282,6 +285,13 @@ def cli() -> None:
     "since arrival, its code of the published curves).",
 )
 @click.option("--type-costs", help="Per-type cost, in cluster order (e.g. 3.06:1.46:0.90).")
+@click.option(
+    "--partitions",
+    default="1",
+    show_default=True,
+    help="POP: solve the allocation as K sub-problems, the jobs and every type's GPUs "
+    "split K ways (1: the exact solve).",
+)
 @click.option("--timeout", type=float, help="Wall-clock budget in seconds (last resort).")
 @click.option("--no-saturation", is_flag=True, help="Disable the saturation monitor.")
 @click.option("--saturation-window", type=int, default=100, show_default=True)
@@ -370,6 +380,14 @@ def _trace_jobs(config: SimConfig, throughputs: ThroughputTable) -> list[Job] | 
     if config.workload.trace_path is None or config.workload.real_trace:
         return None  # a real trace is read (and its window checked) by workloads.traces
     jobs = list(load_workload(config, throughputs))
+    if config.partitions > 1 and jobs:
+        checked_partitions(
+            config.partitions,
+            config.cluster,
+            [config.policy],
+            quirks=config.quirks == "gavel",
+            largest_job=max(job.scale_factor for job in jobs),
+        )
     window = config.window
     if window is not None and window.end > len(jobs):
         raise InputError(
@@ -462,6 +480,13 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     misfit = ftf_isolated_misfit(opts["ftf_isolated"], [policy], "the run")
     if misfit is not None:
         raise InputError(misfit, source="--ftf-isolated", field="ftf-isolated")
+    partitions = checked_partitions(
+        opts["partitions"],
+        cluster,
+        [policy],
+        quirks=opts["quirks"] == "gavel",
+        largest_job=MULTI_GPU_MAX if opts["multi_gpu"] else 1,
+    )
     stop_at = opts.get("stop_at")
     if stop_at is not None and not (math.isfinite(stop_at) and stop_at > 0):
         raise InputError(f"must be > 0 hours, not {stop_at}", source="--stop-at", field="stop-at")
@@ -473,9 +498,32 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
             workload=replace(
                 config.workload, trace_format=trace_format, trace_options=trace_options
             ),
+            partitions=partitions,
         )
     except ValueError as exc:  # a check above should have named the option first
         raise InputError(str(exc), source="hetsim run") from None
+
+
+def checked_partitions(
+    value: object,
+    cluster: ClusterSpec,
+    policy_names: list[str],
+    *,
+    quirks: bool,
+    largest_job: int = 1,
+) -> int:
+    """``--partitions`` (text, or an int from Python) as the number of parts; the
+    InputError naming the option when it is not an integer the cluster, the policies,
+    the mode and the largest job (GPUs) allow."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    for name in policy_names:
+        spec = registry.get(name)
+        refused = partition.refusal(value, cluster.counts, spec, quirks, largest_job)
+        if refused is not None:
+            raise option_error("--partitions", refused.message)
+    assert isinstance(value, int)  # refusal() accepts integers only
+    return value
 
 
 def _type_costs(text: str | None, cluster: ClusterSpec) -> tuple[float, ...] | None:
@@ -803,6 +851,10 @@ class _SweepDisplay:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="[sweeps/NAME]")
 @click.option("--budget", type=float, help="Wall-clock seconds per run (default: scenario's).")
 @click.option("--quirks", type=click.Choice(["none", "gavel"]), help="Override the scenario's.")
+@click.option(
+    "--partitions",
+    help="POP: solve allocations in K parts (overrides the scenario's; needs quirks 'none').",
+)
 @click.option("--quiet", is_flag=True, help="No progress and no table.")
 def sweep(
     target: str,
@@ -813,6 +865,7 @@ def sweep(
     out_dir: str | None,
     budget: float | None,
     quirks: str | None,
+    partitions: str | None,
     quiet: bool,
 ) -> None:
     """Run a scenario (fig9, fig10, fig11 or FILE.toml): every policy x rate x seed.
@@ -826,6 +879,18 @@ def sweep(
     if jobs is not None:
         limits.WORKERS.check_option("--jobs", jobs)
     spec = with_overrides(spec, seeds=_int_list(seeds, "--seeds"), budget_s=budget, quirks=quirks)
+    if partitions is not None:
+        parts = checked_partitions(
+            partitions,
+            spec.cluster,
+            list(spec.policies),
+            quirks=spec.quirks == "gavel",
+            largest_job=MULTI_GPU_MAX if spec.multi_gpu else 1,
+        )
+        spec = with_overrides(spec, partitions=parts)
+    refused = spec.partitions_refusal()
+    if refused is not None:  # the scenario's partitions with an overriding --quirks
+        raise option_error("--quirks", refused)
     out = Path(out_dir) if out_dir else Path("sweeps") / (spec.name + ("-quick" if quick else ""))
     check_sweep_dir(out, spec)
     configure_logging(None)
@@ -833,10 +898,11 @@ def sweep(
 
     def announce(backend: Backend) -> None:
         if not quiet:
+            sizes = f" x {len(spec.server_sizes)} server sizes" if spec.server_sizes else ""
             click.echo(
                 f"hetsim sweep {spec.name}: {len(spec.runs())} runs "
                 f"({len(spec.policies)} policies x {len(spec.rates)} rates x "
-                f"{len(spec.seeds)} seeds) on {backend.description} -> {out}",
+                f"{len(spec.seeds)} seeds{sizes}) on {backend.description} -> {out}",
                 err=True,
             )
 

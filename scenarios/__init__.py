@@ -1,4 +1,5 @@
-"""Scenario files: the paper's figures (``fig9``, ``fig10``, ``fig11``), ``itp04`` on a real trace.
+"""Scenario files: the paper's figures (``fig9``, ``fig10``, ``fig11``), ``itp04`` on a real
+trace, ``fragmentation`` (multi-GPU LAS-perf at 1, 4 and 8 GPUs per server).
 
 Each is a TOML file next to this module (see :mod:`sweep.spec` for the format) and a
 two-line script, ``python -m scenarios.fig9 [sweep options]``, equal to

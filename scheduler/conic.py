@@ -29,7 +29,8 @@ import ecos
 import numpy as np
 import scipy.sparse as sp
 import scs
-from scipy.optimize import linprog
+
+from scheduler.blocks import Block, stack
 
 OPTIMAL = "optimal"
 INACCURATE = "optimal_inaccurate"
@@ -82,10 +83,10 @@ class ConeProgram:
         rows = np.concatenate([[0, 1], 2 + np.arange(n)])
         cols = np.concatenate([[n, n], np.arange(n)])
         vals = np.concatenate([[-inv, -inv], -d])
-        cone = sp.coo_matrix((vals, (rows, cols)), shape=(n + 2, n + 1))
+        cone = Block(rows, cols, vals, (n + 2, n + 1))
         h_cone = np.zeros(n + 2)
         h_cone[0], h_cone[1] = inv, -inv
-        G = sp.vstack([sp.hstack([self.G, sp.csc_matrix((self.G.shape[0], 1))]), cone])
+        G = stack([Block.of(self.G).widen(n + 1), cone])
         c = np.concatenate([self.c, [1.0]])
         A = None if self.A is None else sp.hstack([self.A, sp.csc_matrix((self.A.shape[0], 1))])
         return ConeProgram(
@@ -102,11 +103,10 @@ class ConeProgram:
         """``min ||x||`` (same minimiser as ``min ||x||^2 / 2``) as ``min s, ||x|| <= s``:
         better conditioned for interior-point solvers than the rotated cone."""
         n = self.num_vars
-        cone = sp.coo_matrix(
-            (-np.ones(n + 1), (np.arange(n + 1), np.concatenate([[n], np.arange(n)]))),
-            shape=(n + 1, n + 1),
+        cone = Block(
+            np.arange(n + 1), np.concatenate([[n], np.arange(n)]), -np.ones(n + 1), (n + 1, n + 1)
         )
-        G = sp.vstack([sp.hstack([self.G, sp.csc_matrix((self.G.shape[0], 1))]), cone])
+        G = stack([Block.of(self.G).widen(n + 1), cone])
         c = np.zeros(n + 1)
         c[n] = 1.0
         A = None if self.A is None else sp.hstack([self.A, sp.csc_matrix((self.A.shape[0], 1))])
@@ -278,6 +278,8 @@ def _solve_clarabel(p: ConeProgram) -> Outcome:
 def _solve_highs(p: ConeProgram) -> Outcome:
     if not p.is_lp:
         return UNSUPPORTED, None, None, "HiGHS takes linear programs only"
+    from scipy.optimize import linprog  # half a second to import; HiGHS is rarely chained
+
     kwargs = {}
     if p.A is not None and p.b is not None:
         kwargs = {"A_eq": p.A, "b_eq": p.b}

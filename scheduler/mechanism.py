@@ -238,6 +238,23 @@ class RoundMechanism:
         self.worker_time[type_index] += seconds
         return "done" if jobs.total_steps[i] - jobs.done_steps[i] <= 0 else "running"
 
+    def credit_run(
+        self, job_ids: list[int], types: np.ndarray, steps: np.ndarray, seconds: np.ndarray
+    ) -> None:
+        """Credits finished single-job slices none of which ends its job (each job at
+        most once), as :meth:`credit` would one after another: per-job sums are single
+        additions, and each type's worker time a running sum in the slices' order."""
+        jobs = self.jobs
+        if self.quirks and self._failures:
+            for job_id in job_ids:
+                self._failures.pop(job_id, None)
+        rows = np.fromiter((jobs.index(j) for j in job_ids), dtype=np.int64, count=len(job_ids))
+        jobs.done_steps[rows] += steps
+        jobs.job_time[rows, types] += seconds
+        worker_time = self.worker_time
+        for k in np.unique(types).tolist():
+            worker_time[k] = np.cumsum(np.concatenate(([worker_time[k]], seconds[types == k])))[-1]
+
     def credit_pair(self, d: Dispatch) -> tuple[bool, bool]:
         """Credits a finished pair slice to both jobs and to the pair; returns, for each
         job, whether it has no work left."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from scheduler.blocks import Block, overlay, stack
 from scheduler.conic import ConeProgram
 
 
@@ -57,15 +58,13 @@ class Cells:
 
 def _base(
     cells: Cells, scale_factors: np.ndarray, capacities: np.ndarray, width: int
-) -> tuple[list[sp.coo_matrix], list[np.ndarray]]:
+) -> tuple[list[Block], list[np.ndarray]]:
     """Capacity rows, per-job row sums and non-negativity, over ``width`` columns."""
     k, m, p = cells.k, cells.m, cells.members.size
     var = np.arange(k)
-    cap = sp.coo_matrix(
-        (scale_factors[cells.rows].astype(float), (cells.cols, var)), shape=(m, width)
-    )
-    rowsum = sp.coo_matrix((np.ones(k), (cells.position()[cells.rows], var)), shape=(p, width))
-    nonneg = sp.coo_matrix((-np.ones(k), (var, var)), shape=(k, width))
+    cap = Block(cells.cols, var, scale_factors[cells.rows].astype(float), (m, width))
+    rowsum = Block(cells.position()[cells.rows], var, np.ones(k), (p, width))
+    nonneg = Block(var, var, -np.ones(k), (k, width))
     return (
         [cap, rowsum, nonneg],
         [capacities.astype(float), np.ones(p), np.zeros(k)],
@@ -74,26 +73,23 @@ def _base(
 
 def _cell_bounds(
     cells: Cells, scale_factors: np.ndarray, capacities: np.ndarray
-) -> tuple[sp.coo_matrix, np.ndarray]:
+) -> tuple[Block, np.ndarray]:
     """The base constraints but non-negativity, over the cell variables: capacity per
     type, then each member job's row sum."""
     bounds, limits = _base(cells, scale_factors, capacities, cells.k)
-    return sp.vstack(bounds[:2]).tocoo(), np.concatenate(limits[:2])
+    return stack(bounds[:2]), np.concatenate(limits[:2])
 
 
-def _job_rows(
-    cells: Cells, coefficients: np.ndarray, jobs: np.ndarray, width: int
-) -> sp.coo_matrix:
+def _job_rows(cells: Cells, coefficients: np.ndarray, jobs: np.ndarray, width: int) -> Block:
     """One row per job in ``jobs``: ``sum_j C[i,j] x_ij`` over that job's cells."""
     row_of = np.full(cells.n, -1, dtype=np.int64)
     row_of[jobs] = np.arange(jobs.size)
     keep = row_of[cells.rows] >= 0
-    return sp.coo_matrix(
-        (
-            coefficients.ravel()[cells.flat][keep],
-            (row_of[cells.rows][keep], np.arange(cells.k)[keep]),
-        ),
-        shape=(jobs.size, width),
+    return Block(
+        row_of[cells.rows][keep],
+        np.arange(cells.k)[keep],
+        coefficients.ravel()[cells.flat][keep].astype(float),
+        (jobs.size, width),
     )
 
 
@@ -120,7 +116,7 @@ def max_min(
     bounds, limits = _cell_bounds(cells, scale_factors, capacities)
     if fixed.size:
         # A job with a floor: -sum_j C[i,j] x_ij <= -floor_i, right after the t rows.
-        bounds = sp.vstack([-_job_rows(cells, coefficients, fixed, k), bounds]).tocoo()
+        bounds = stack([-_job_rows(cells, coefficients, fixed, k), bounds])
         limits = np.concatenate([-floors[fixed], limits])
     levels = _job_rows(cells, coefficients, free, k)
     return max_min_forms(levels, bounds, limits), cells, free
@@ -147,8 +143,8 @@ def min_norm(
     floors = levels[jobs]
     if total is not None:
         coeff = coefficients.ravel()[cells.flat]
-        everything = sp.coo_matrix((coeff, (np.zeros(k), np.arange(k))), shape=(1, k))
-        forms = sp.vstack([forms, everything]).tocoo()
+        everything = Block(np.zeros(k, dtype=np.int64), np.arange(k), coeff, (1, k))
+        forms = stack([forms, everything])
         floors = np.concatenate([floors, [total]])
     bounds, limits = _cell_bounds(cells, scale_factors, capacities)
     return min_norm_forms(forms, floors, bounds, limits), cells
@@ -164,7 +160,7 @@ def max_sum(
     cells = Cells.of(allowed)
     width = cells.k
     base_g, base_h = _base(cells, scale_factors, capacities, width)
-    G = sp.vstack(base_g).tocsc()
+    G = stack(base_g).tocsc()
     c = -coefficients.ravel()[cells.flat]
     return ConeProgram(c, G, np.concatenate(base_h), l=G.shape[0]), cells
 
@@ -194,7 +190,8 @@ def finish_time_reference(
     p = jobs.size
     width = k + p + 1
     rho = k + p
-    base_g, base_h = _base(cells, scale_factors, capacities, width)
+    blocks, base_h = _base(cells, scale_factors, capacities, width)
+    base_g = [b.tocoo() for b in blocks]
     # (t_i + R_i s_i) / D_i - rho <= 0
     epi = sp.coo_matrix(
         (
@@ -207,7 +204,7 @@ def finish_time_reference(
         shape=(p, width),
     )
     epi_h = -elapsed[jobs] / isolated_finish[jobs]
-    u = _job_rows(cells, throughputs, jobs, width).tocsr()
+    u = _job_rows(cells, throughputs, jobs, width).tocoo().tocsr()
     svar = sp.coo_matrix((np.ones(p), (np.arange(p), k + np.arange(p))), shape=(p, width)).tocsr()
     zero = sp.csr_matrix((p, width))
     # h - G z = (s + u, 2, s - u) per job, interleaved.
@@ -247,15 +244,22 @@ def finish_time_compact(
     return finish_time_forms(forms, bounds, limits, alpha[jobs], beta[jobs]), cells
 
 
-def max_min_forms(levels: sp.spmatrix, bounds: sp.spmatrix, limits: np.ndarray) -> ConeProgram:
+def max_min_forms(
+    levels: sp.spmatrix | Block, bounds: sp.spmatrix | Block, limits: np.ndarray
+) -> ConeProgram:
     """``maximise t`` s.t. ``levels @ x >= t`` (one row per player), ``bounds @ x <= limits``
     and ``x >= 0``: max-min over any linear forms. The last variable is ``t``."""
-    players, v = levels.shape
+    lv = Block.of(levels)
+    players, v = lv.shape
     width = v + 1
-    lv = sp.hstack([-levels, sp.csr_matrix(np.ones((players, 1)))])
-    bd = sp.hstack([bounds, sp.csr_matrix((bounds.shape[0], 1))])
-    nonneg = sp.hstack([-sp.identity(v), sp.csr_matrix((v, 1))])
-    G = sp.vstack([lv, bd, nonneg]).tocsc()
+    t_col = Block(np.arange(players), np.full(players, v), np.ones(players), (players, width))
+    G = stack(
+        [
+            overlay([(-lv).widen(width), t_col]),
+            Block.of(bounds).widen(width),
+            Block.diagonal(-np.ones(v), width),
+        ]
+    ).tocsc()
     h = np.concatenate([np.zeros(players), limits, np.zeros(v)])
     c = np.zeros(width)
     c[v] = -1.0
@@ -263,19 +267,23 @@ def max_min_forms(levels: sp.spmatrix, bounds: sp.spmatrix, limits: np.ndarray) 
 
 
 def min_norm_forms(
-    levels: sp.spmatrix, floors: np.ndarray, bounds: sp.spmatrix, limits: np.ndarray
+    levels: sp.spmatrix | Block,
+    floors: np.ndarray,
+    bounds: sp.spmatrix | Block,
+    limits: np.ndarray,
 ) -> ConeProgram:
     """``minimise ||x||^2 / 2`` s.t. ``levels @ x >= floors``, ``bounds @ x <= limits``,
     ``x >= 0``: the unique tie-break point for :func:`max_min_forms`."""
-    v = levels.shape[1]
-    G = sp.vstack([-levels, bounds, -sp.identity(v)]).tocsc()
+    lv = Block.of(levels)
+    v = lv.shape[1]
+    G = stack([-lv, Block.of(bounds), Block.diagonal(-np.ones(v))]).tocsc()
     h = np.concatenate([-floors, limits, np.zeros(v)])
     return ConeProgram(np.zeros(v), G, h, l=G.shape[0], P_diag=np.ones(v))
 
 
 def finish_time_forms(
-    rates: sp.spmatrix,
-    bounds: sp.spmatrix,
+    rates: sp.spmatrix | Block,
+    bounds: sp.spmatrix | Block,
     limits: np.ndarray,
     alpha: np.ndarray,
     beta: np.ndarray,
@@ -283,17 +291,22 @@ def finish_time_forms(
     """``minimise t`` s.t. ``u_i (t - alpha_i) >= beta_i`` with ``u = rates @ x`` (one row
     per job), ``bounds @ x <= limits`` and ``x >= 0``: finish-time fairness over any
     linear throughput forms (single jobs and pairs alike). The last variable is ``t``."""
-    p, v = rates.shape
+    u = Block.of(rates)
+    p, v = u.shape
     width = v + 1
-    bd = sp.hstack([bounds, sp.csr_matrix((bounds.shape[0], 1))])
-    nonneg = sp.hstack([-sp.identity(v), sp.csr_matrix((v, 1))])
-    u = sp.hstack([rates, sp.csr_matrix((p, 1))]).tocsr()
-    t = sp.csr_matrix((np.ones(p), (np.arange(p), np.full(p, v))), shape=(p, width))
-    zero = sp.csr_matrix((p, width))
-    order = np.arange(3 * p).reshape(3, p).T.ravel()
-    cones = sp.vstack([-(u + t), zero, -(u - t)]).tocsr()[order]
+    # h - G z = (u_i + t - alpha_i, 2 sqrt(beta_i), u_i - t + alpha_i) per job: rows
+    # 3i, 3i + 1 (empty) and 3i + 2. Zero rates leave no entry, as a sparse sum drops them.
+    nz = u.vals != 0
+    ur, uc, uv = u.rows[nz], u.cols[nz], u.vals[nz]
+    jobs = np.arange(p)
+    cones = Block(
+        np.concatenate([3 * ur, 3 * jobs, 3 * ur + 2, 3 * jobs + 2]),
+        np.concatenate([uc, np.full(p, v), uc, np.full(p, v)]),
+        np.concatenate([-uv, -np.ones(p), -uv, np.ones(p)]),
+        (3 * p, width),
+    )
     h_cones = np.column_stack([-alpha, 2.0 * np.sqrt(beta), alpha]).ravel()
-    G = sp.vstack([bd, nonneg, cones]).tocsc()
+    G = stack([Block.of(bounds).widen(width), Block.diagonal(-np.ones(v), width), cones]).tocsc()
     h = np.concatenate([limits, np.zeros(v), h_cones])
     c = np.zeros(width)
     c[v] = 1.0

@@ -17,7 +17,6 @@ import time
 import warnings
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from scheduler import conic
@@ -42,6 +41,8 @@ def finish_time(
     """``minimise max_i (t_i + R_i / u_i) / D_i`` under the base constraints, with
     ``u_i = sum_j T[i,j] X[i,j]``, as the reference writes it (columns in the reference's
     order)."""
+    import cvxpy as cp  # imported when first needed: it takes seconds to load
+
     n, m = throughputs.shape
     x = cp.Variable((n, m))
     fractions = []

@@ -4,8 +4,9 @@ A :class:`PolicySpec` carries what the round mechanism needs to know about a pol
 besides its allocation function: whether it walks GPU types in the fixed
 fastest-first order (heterogeneity-aware policies) or in a freshly shuffled order each
 round (agnostic ones), whether it is FIFO-like (never places a job where its
-allocation is zero, so it is not work-conserving), and whether it takes a
-finish-time-fairness baseline (``--ftf-isolated``).
+allocation is zero, so it is not work-conserving), whether it takes a
+finish-time-fairness baseline (``--ftf-isolated``), and whether it can be solved in
+POP-style parts (``--partitions``, :mod:`scheduler.partition`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class PolicySpec:
     packing: bool = False
     # Finish-time fairness: the policy takes a baseline (``PolicyContext.ftf_isolated``).
     ftf_baseline: bool = False
+    # POP: the policy solves one allocation over all jobs together, so it can be solved
+    # in parts (FIFO, AlloX, Gandiva and isolated cannot: nothing to split).
+    partitionable: bool = True
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
@@ -87,8 +91,11 @@ def _spec(
     single_gpu_only: bool = False,
     packing: bool = False,
     ftf_baseline: bool = False,
+    partitionable: bool = True,
 ) -> PolicySpec:
-    return PolicySpec(name, fn, fixed, fifo, summary, single_gpu_only, packing, ftf_baseline)
+    return PolicySpec(
+        name, fn, fixed, fifo, summary, single_gpu_only, packing, ftf_baseline, partitionable
+    )
 
 
 for _entry in (
@@ -124,6 +131,7 @@ for _entry in (
         "Gandiva: random pairs share GPUs under overload, equal time per combination",
         fixed=True,
         packing=True,
+        partitionable=False,
     ),
     _spec(
         "max_min_fairness_water_filling",
@@ -174,6 +182,7 @@ for _entry in (
         policies.isolated,
         "an equal share of GPU time for every job, spread over the types, no solver",
         fixed=False,
+        partitionable=False,
     ),
     _spec(
         "allox",
@@ -181,6 +190,7 @@ for _entry in (
         "AlloX: min-cost assignment of waiting single-GPU jobs, non-preemptive",
         fixed=True,
         single_gpu_only=True,
+        partitionable=False,
     ),
     _spec(
         "fifo",
@@ -188,6 +198,7 @@ for _entry in (
         "first come first served on a random type with room",
         fixed=False,
         fifo=True,
+        partitionable=False,
     ),
     _spec(
         "fifo_packed",
@@ -196,6 +207,7 @@ for _entry in (
         fixed=True,
         fifo=True,
         packing=True,
+        partitionable=False,
     ),
     _spec(
         "fifo_perf",
@@ -203,6 +215,7 @@ for _entry in (
         "first come first served on the fastest type with room",
         fixed=True,
         fifo=True,
+        partitionable=False,
     ),
 ):
     register(_entry)

@@ -16,7 +16,7 @@ from typing import Any
 
 from hetsim.errors import InputError
 from hetsim.output import write_bytes_atomic
-from sweep import compare, plots
+from sweep import compare, series
 from sweep.published import load_published, load_published_means
 from sweep.spec import SPEC_FILE
 from sweep.table import RESULTS_CSV, read_results
@@ -66,18 +66,21 @@ def setup_differences(sweep: dict[str, Any]) -> list[str]:
 def write_report(out_dir: Path, rows: list[dict[str, Any]], sweep: dict[str, Any]) -> list[str]:
     """Writes ``comparison.csv`` and the plots under ``out_dir``; the printed lines.
 
-    The comparison is with the published seed-0 curves and, when the reference
+    One curve per policy, or per policy and server size when the rows have a
+    ``gpus_per_server`` dimension (:mod:`sweep.series`). The comparison is with the
+    published seed-0 curves and, when the reference
     printed its mean over seeds for this trace and the sweep ran seeds 0, 1 and 2,
     with those means too; the plot then draws the published means (like for like
     with our mean over seeds), else the seed-0 curves.
     """
     trace = str(sweep["trace"])
-    policies: Sequence[str] = sweep.get("policies") or ()
+    found = series.curves(rows, sweep.get("policies") or ())
+    rows, policies = found.rows, found.names
     rates: Sequence[float] = sweep.get("rates") or ()
-    published = load_published(trace)
+    published = found.published(load_published(trace))
     comparison = compare.compare(rows, published, policies, rates)
     comparisons = [comparison]
-    means = load_published_means(trace)
+    means = found.published(load_published_means(trace))
     if means and compare.has_seeds(rows):
         comparisons.append(compare.compare(rows, published, policies, rates, means))
     table = [row for c in comparisons for row in c.rows]
@@ -90,6 +93,8 @@ def write_report(out_dir: Path, rows: list[dict[str, Any]], sweep: dict[str, Any
         curves = {p: compare.published_curve(published, p) for p in comparison.policies}
         label = "Gavel, published seed 0"
     reference = {p: sorted(c.values(), key=lambda q: q.rate) for p, c in curves.items()}
+    from sweep import plots  # matplotlib loads only when a figure is drawn
+
     figure = plots.jct_figure(plot_title(sweep), ours, reference, label)
     for fmt, data in plots.figure_bytes(figure).items():
         write_bytes_atomic(out_dir / PLOTS_DIR / f"{PLOT_STEM}.{fmt}", data)
@@ -103,6 +108,7 @@ def write_report(out_dir: Path, rows: list[dict[str, Any]], sweep: dict[str, Any
             "for 36:36:36, window 4000:5000, quirks gavel, so ratios only show the trend"
         )
     lines = [*head.split("\n"), *compare.table_lines(comparison)]
+    lines += series.knee_lines(found, comparison.knees)
     for extra in comparisons[1:]:
         lines += ["", *compare.table_lines(extra)]
     return lines

@@ -171,7 +171,7 @@ def _record(
     return {
         "sweep": spec.name,
         "trace": spec.trace,
-        "key": {"policy": key.policy, "rate": key.rate, "seed": key.seed},
+        "key": key.to_dict(),
         "status": body["status"],
         "error": body.get("error"),
         "traceback": body.get("traceback"),

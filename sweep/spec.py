@@ -9,10 +9,11 @@ A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
     rates = { start = 0.4, stop = 6.0, step = 0.4 }   # jobs/hour; or a list [0.4, 0.8]
     seeds = [0, 1, 2]
     cluster = "36:36:36"              # V100:P100:K80, or the path of a cluster .toml
-    gpus_per_server = 1
+    gpus_per_server = 1               # or a list, [1, 4, 8]: one curve per server size
     window = "4000:5000"              # one measurement window for every point
     quirks = "gavel"                  # or "none"
     ftf_isolated = "share"            # finish-time fairness only: or "las"
+    partitions = 1                    # POP: solve each allocation in K parts (quirks "none")
     budget_s = 1800                   # per-run wall-clock budget (seconds)
 
 A scenario on a real trace names the file instead of ``trace`` (relative paths are
@@ -37,6 +38,7 @@ from the scenario file's directory.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable
@@ -47,6 +49,7 @@ from typing import Any
 from cluster import ClusterSpec, load_cluster_toml, parse_cluster
 from des.config import (
     FTF_ISOLATED_MODES,
+    MULTI_GPU_MAX,
     QUIRK_MODES,
     SimConfig,
     WindowConfig,
@@ -55,7 +58,7 @@ from des.config import (
 )
 from hetsim import limits, tomlfile
 from hetsim.errors import InputError
-from scheduler import conic, registry
+from scheduler import conic, partition, registry
 from scheduler.policies import FTF_DEFAULT
 from workloads import load_throughputs
 from workloads.traces import GAVEL, TraceJobs, TraceOptions, detect_format
@@ -77,6 +80,7 @@ _KEYS = (
     "quirks",
     "tie_break",
     "ftf_isolated",
+    "partitions",
     "solvers",
     "budget_s",
     "trace_file",
@@ -90,20 +94,38 @@ MAX_RATE_POINTS = 1000
 
 @dataclass(frozen=True)
 class RunKey:
-    """One point of a sweep: a policy at an arrival rate with a seed."""
+    """One point of a sweep: a policy at an arrival rate with a seed, and the server
+    size when the sweep has a ``gpus_per_server`` dimension (``None``: it has none)."""
 
     policy: str
     rate: float
     seed: int
+    gpus_per_server: int | None = None
 
     @property
     def slug(self) -> str:
         """The run's file name under the sweep's ``runs/`` directory (stable)."""
         policy = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.policy).strip("_")
-        return f"{policy}/rate-{self.rate:.3f}_seed-{self.seed}.json"
+        size = "" if self.gpus_per_server is None else f"_gps-{self.gpus_per_server}"
+        return f"{policy}/rate-{self.rate:.3f}_seed-{self.seed}{size}.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The key as a run record stores it (``gpus_per_server`` only with the dimension)."""
+        key: dict[str, Any] = {"policy": self.policy, "rate": self.rate, "seed": self.seed}
+        if self.gpus_per_server is not None:
+            key["gpus_per_server"] = self.gpus_per_server
+        return key
 
     def __str__(self) -> str:
-        return f"{self.policy} @ {self.rate:g} jobs/h, seed {self.seed}"
+        text = f"{self.policy} @ {self.rate:g} jobs/h, seed {self.seed}"
+        if self.gpus_per_server is not None:
+            text += f", {server_size_text(self.gpus_per_server)}"
+        return text
+
+
+def server_size_text(size: int) -> str:
+    """``1 GPU/server``, ``8 GPUs/server``: a server size as curves and runs name it."""
+    return f"{size} GPU{'' if size == 1 else 's'}/server"
 
 
 @dataclass(frozen=True)
@@ -128,14 +150,36 @@ class SweepSpec:
     trace_file: str | None = None
     trace_format: str | None = None
     trace_options: TraceOptions | None = None
+    partitions: int = 1
+    server_clusters: tuple[tuple[int, ClusterSpec], ...] = ()
+    """The ``gpus_per_server`` dimension: each server size with its cluster, in the
+    scenario's order (empty: no dimension, every run on ``cluster``)."""
 
     @property
     def multi_gpu(self) -> bool:
         return self.trace == "multi-gpu"
 
+    @property
+    def server_sizes(self) -> tuple[int, ...]:
+        """The sizes of the ``gpus_per_server`` dimension (empty without one)."""
+        return tuple(size for size, _ in self.server_clusters)
+
     def runs(self) -> list[RunKey]:
-        """Every run, in a stable order (policy, then rate, then seed)."""
-        return [RunKey(p, r, s) for p in self.policies for r in self.rates for s in self.seeds]
+        """Every run, in a stable order (policy, then server size, rate, seed)."""
+        sizes: tuple[int | None, ...] = self.server_sizes or (None,)
+        return [
+            RunKey(p, r, s, g)
+            for p in self.policies
+            for g in sizes
+            for r in self.rates
+            for s in self.seeds
+        ]
+
+    def cluster_of(self, key: RunKey) -> ClusterSpec:
+        """The cluster ``key`` runs on (its server size's, with the dimension)."""
+        if key.gpus_per_server is None:
+            return self.cluster
+        return dict(self.server_clusters)[key.gpus_per_server]
 
     def config(self, key: RunKey) -> SimConfig:
         """The simulation configuration of one run."""
@@ -149,7 +193,7 @@ class SweepSpec:
             )
         return SimConfig(
             policy=key.policy,
-            cluster=self.cluster,
+            cluster=self.cluster_of(key),
             workload=workload,
             window=self.window,
             seed=key.seed,
@@ -158,7 +202,23 @@ class SweepSpec:
             quirks=self.quirks,
             tie_break=self.tie_break,
             ftf_isolated=self.ftf_isolated,
+            partitions=self.partitions,
         )
+
+    def partitions_refusal(self) -> str | None:
+        """Why the spec's ``partitions`` cannot go with its cluster, a policy or its
+        quirks, or None."""
+        for policy in self.policies:
+            refused = partition.refusal(
+                self.partitions,
+                self.cluster.counts,
+                registry.get(policy),
+                self.quirks == "gavel",
+                MULTI_GPU_MAX if self.multi_gpu else 1,
+            )
+            if refused is not None:
+                return refused.message
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,6 +229,7 @@ class SweepSpec:
             "rates": list(self.rates),
             "seeds": list(self.seeds),
             "cluster": self.cluster.to_dict(),
+            "gpus_per_server": list(self.server_sizes) or None,
             "window": f"{self.window.start}:{self.window.end}",
             "quirks": self.quirks,
             "tie_break": self.tie_break,
@@ -180,6 +241,7 @@ class SweepSpec:
             "trace_file": self.trace_file,
             "trace_format": self.trace_format,
             "trace_options": None if self.trace_options is None else self.trace_options.to_dict(),
+            "partitions": self.partitions,
         }
 
 
@@ -306,6 +368,12 @@ class _Reader:
             raise self.bad(key, problem)
         return float(value)
 
+    def partitions(self) -> int:
+        value = self.table["partitions"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.bad("partitions", f"must be an integer >= 1, got {value!r}")
+        return value
+
     def flag(self, key: str) -> bool:
         value = self.table[key]
         if not isinstance(value, bool):
@@ -354,12 +422,22 @@ class _Reader:
             path = ("trace_options", name) if name != "trace_options" else ("trace_options",)
             raise self.toml.error((*self.prefix, *path), message) from None
 
-    def cluster(self, base: Path) -> ClusterSpec:
+    def server_sizes(self, value: object) -> list[int]:
+        """``gpus_per_server``: one size, or a non-empty list of distinct sizes."""
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes:
+            raise self.bad("gpus_per_server", "must be a server size or a non-empty list of them")
+        for size in sizes:
+            problem = limits.GPUS_PER_SERVER.problem(size)
+            if problem is not None:
+                every = "every size " if isinstance(value, list) else ""
+                raise self.bad("gpus_per_server", f"{every}{problem}")
+        if len(set(sizes)) != len(sizes):
+            raise self.bad("gpus_per_server", "lists a server size twice")
+        return [size for size in sizes if isinstance(size, int)]  # all are, by now
+
+    def cluster(self, base: Path, size: int = 1) -> ClusterSpec:
         value = self.table["cluster"]
-        size = self.table.get("gpus_per_server", 1)
-        problem = limits.GPUS_PER_SERVER.problem(size)
-        if problem is not None:
-            raise self.bad("gpus_per_server", problem)
         if not isinstance(value, str):
             raise self.bad("cluster", f"must be 'A:B:C' or a cluster .toml path, got {value!r}")
         if value.endswith(".toml"):
@@ -369,6 +447,24 @@ class _Reader:
             return parse_cluster(value, gpus_per_server=size)
         except InputError as exc:
             raise self.bad("cluster", exc.message) from None
+
+    def clusters(self, base: Path) -> tuple[ClusterSpec, tuple[tuple[int, ClusterSpec], ...]]:
+        """The cluster, and the ``gpus_per_server`` dimension when the key is a list (each
+        size's cluster; a cluster file's own server sizes win, as with one size, so two
+        sizes that give the same cluster are refused)."""
+        value = self.table.get("gpus_per_server", 1)
+        sizes = self.server_sizes(value)
+        built = [(size, self.cluster(base, size)) for size in sizes]
+        if not isinstance(value, list):
+            return built[0][1], ()
+        for (a, first), (b, second) in itertools.combinations(built, 2):
+            if first == second:
+                raise self.bad(
+                    "gpus_per_server",
+                    f"sizes {a} and {b} give the same cluster (its file sets every "
+                    "type's gpus_per_server); drop the list or those settings",
+                )
+        return built[0][1], tuple(built)
 
 
 def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
@@ -389,6 +485,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "quirks": lambda: reader.string("quirks", QUIRK_MODES),
         "tie_break": lambda: reader.flag("tie_break"),
         "ftf_isolated": lambda: reader.string("ftf_isolated", FTF_ISOLATED_MODES),
+        "partitions": reader.partitions,
         "solvers": reader.solvers,
         "budget_s": lambda: reader.bounded("budget_s", limits.TIMEOUT_S),
         "trace_file": lambda: reader.trace_file(base),
@@ -399,11 +496,17 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         if key in table:
             spec[key] = read()
     if "cluster" in table or "gpus_per_server" in table:
-        if "cluster" not in table:
-            table = {**table, "cluster": spec.get("_cluster_text", "36:36:36")}
+        # [quick] may change the cluster or the server sizes alone; the other is kept
+        inherited = {"cluster": spec.get("_cluster_text", "36:36:36")}
+        if "_server_sizes" in spec:
+            inherited["gpus_per_server"] = spec["_server_sizes"]
+        if any(key not in table for key in inherited):
+            table = {**inherited, **table}
             reader = _Reader(reader.toml, table, reader.prefix)
         spec["_cluster_text"] = table["cluster"]
-        spec["cluster"] = reader.cluster(base)
+        if "gpus_per_server" in table:
+            spec["_server_sizes"] = table["gpus_per_server"]
+        spec["cluster"], spec["server_clusters"] = reader.clusters(base)
 
 
 def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
@@ -438,6 +541,7 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
             raise toml.error(("quick",), "--quick needs a [quick] table in the scenario file")
         _apply(_Reader(toml, quick_table, ("quick",)), spec, base)
     spec.pop("_cluster_text", None)
+    spec.pop("_server_sizes", None)
     if "trace_file" in spec:
         _check_trace(toml, spec)
     result = SweepSpec(source=str(path), quick=quick, **spec)
@@ -447,6 +551,9 @@ def load_sweep(path: str | Path, *, quick: bool = False) -> SweepSpec:
     misfit = ftf_isolated_misfit(result.ftf_isolated, result.policies, "the sweep also")
     if misfit is not None:
         raise toml.error(("ftf_isolated",), misfit)
+    refused = result.partitions_refusal()
+    if refused is not None:
+        raise toml.error(("partitions",), refused)
     return result
 
 

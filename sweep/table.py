@@ -1,8 +1,9 @@
 """A sweep's run records as one table: ``results.csv`` (and ``results.parquet``).
 
-One row per run, sorted by policy (in the spec's order), rate and seed. Times are
-in hours except wall time; a run that did not finish any window job has empty
-JCT cells. Parquet is written too when pyarrow is installed.
+One row per run, sorted by policy (in the spec's order), server size (the
+``gpus_per_server`` column: empty unless the sweep has that dimension), rate and seed.
+Times are in hours except wall time; a run that did not finish any window job has
+empty JCT cells. Parquet is written too when pyarrow is installed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ COLUMNS: tuple[str, ...] = (
     "scenario",
     "trace",
     "policy",
+    "gpus_per_server",
     "rate",
     "seed",
     "status",
@@ -57,6 +59,7 @@ FLOAT_COLUMNS = frozenset(
 )
 INT_COLUMNS = frozenset(
     {
+        "gpus_per_server",
         "seed",
         "window_completed",
         "window_total",
@@ -66,6 +69,8 @@ INT_COLUMNS = frozenset(
     }
 )
 BOOL_COLUMNS = frozenset({"saturated"})
+OPTIONAL_COLUMNS = frozenset({"gpus_per_server"})
+"""Columns a results.csv written before they existed lacks (read as empty)."""
 HOUR = 3600.0
 
 
@@ -84,6 +89,7 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
         "scenario": record.get("sweep"),
         "trace": record.get("trace"),
         "policy": key["policy"],
+        "gpus_per_server": key.get("gpus_per_server"),
         "rate": float(key["rate"]),
         "seed": int(key["seed"]),
         "status": record["status"],
@@ -109,10 +115,19 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
 def rows_of(
     records: Iterable[dict[str, Any]], policy_order: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    """Rows sorted by policy (``policy_order`` first, then by name), rate, seed."""
+    """Rows sorted by policy (``policy_order`` first, then by name), server size (with
+    the sweep's ``gpus_per_server`` dimension), rate, seed."""
     rank = {name: i for i, name in enumerate(policy_order)}
     rows = [row_of(r) for r in records]
-    rows.sort(key=lambda r: (rank.get(r["policy"], len(rank)), r["policy"], r["rate"], r["seed"]))
+    rows.sort(
+        key=lambda r: (
+            rank.get(r["policy"], len(rank)),
+            r["policy"],
+            r["gpus_per_server"] or 0,
+            r["rate"],
+            r["seed"],
+        )
+    )
     return rows
 
 
@@ -191,7 +206,7 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     header = lines[0] if lines else None
     if header is None:
         raise InputError("empty file; expected a header line", source=str(path), line=1)
-    missing = [c for c in COLUMNS if c not in header]
+    missing = [c for c in COLUMNS if c not in header and c not in OPTIONAL_COLUMNS]
     if missing:
         raise InputError(
             f"missing column(s) {', '.join(missing)}", source=str(path), line=1, field=missing[0]
@@ -205,7 +220,10 @@ def read_results(path: Path) -> list[dict[str, Any]]:
                 f"{len(cells)} cells, expected {len(header)}", source=f"{path}", line=number
             )
         where = f"{path}:{number}"
-        row = {c: _parse(c, v, where) for c, v in zip(header, cells, strict=True) if c in COLUMNS}
+        row = dict.fromkeys(OPTIONAL_COLUMNS)
+        row.update(
+            {c: _parse(c, v, where) for c, v in zip(header, cells, strict=True) if c in COLUMNS}
+        )
         if row["policy"] is None or row["rate"] is None or row["status"] is None:
             raise InputError("policy, rate and status are required", source=where, field="policy")
         rows.append(row)

@@ -219,6 +219,8 @@ HETSIM_RUN = {
 
 BIG_STEPS = "100000000000"  # 1e11 steps: about 100 years even on the fastest type
 
+PARTS = "--partitions: field 'partitions'"
+
 CASES: list[Case] = [
     # -- command-line values of `hetsim run` ---------------------------------------------
     option("rate inf", "--rate", "inf"),
@@ -288,6 +290,57 @@ CASES: list[Case] = [
         where="--multi-gpu: field 'multi-gpu'",
     ),
     option("ftf baseline on fifo", "--ftf-isolated", "las"),
+    option("partitions zero", "--policy", "max_min_fairness", "--partitions", "0", where=PARTS),
+    option(
+        "partitions negative", "--policy", "max_min_fairness", "--partitions", "-2", where=PARTS
+    ),
+    option(
+        "partitions not an integer",
+        "--policy",
+        "max_min_fairness",
+        "--partitions",
+        "2.5",
+        where=PARTS,
+    ),
+    option("partitions a word", "--policy", "max_min_fairness", "--partitions", "two", where=PARTS),
+    option(
+        "partitions above the smallest type",
+        "--policy",
+        "max_min_fairness",
+        "--partitions",
+        "5",
+        where="--partitions: field 'partitions': must be an integer from 1 to 4",
+    ),
+    option(
+        "partitions smaller than a multi-GPU job",
+        "--policy",
+        "max_min_fairness",
+        "--multi-gpu",
+        "--partitions",
+        "2",
+        where="--partitions: field 'partitions': 2 parts leave 2 GPUs",
+    ),
+    trace_file(
+        "partitions smaller than a trace's job",
+        _trace_line(scale_factor="4") + "\n",
+        "--partitions: field 'partitions': 2 parts leave 2 GPUs of the smallest type to each, "
+        "fewer than the 4",
+        "--policy",
+        "max_min_fairness",
+        "--partitions",
+        "2",
+    ),
+    option("partitions on fifo", "--partitions", "2", where="policy 'fifo' is not solved"),
+    option(
+        "partitions with quirks",
+        "--policy",
+        "max_min_fairness",
+        "--quirks",
+        "gavel",
+        "--partitions",
+        "2",
+        where="--partitions: field 'partitions': the reference has no partitioning",
+    ),
     option("missing trace", "--trace", "nowhere.tsv", where="nowhere.tsv: field 'trace'"),
     # -- where `hetsim run` writes --------------------------------------------------------
     with_files("out is the working directory", {}, _run(out="."), "--out: field 'out'"),
@@ -449,6 +502,32 @@ CASES: list[Case] = [
         "s.toml:3: field 'policies'",
     ),
     scenario("scenario malformed", ("", "rates = ["), "s.toml"),
+    scenario("scenario partitions zero", ("", "partitions = 0"), "s.toml:7: field 'partitions'"),
+    scenario("scenario partitions text", ("", 'partitions = "2"'), "s.toml:7: field 'partitions'"),
+    scenario(
+        "scenario partitions on fifo",
+        ("", 'partitions = 2\nquirks = "none"'),
+        "s.toml:7: field 'partitions': policy 'fifo' is not solved",
+    ),
+    scenario(
+        "scenario partitions with quirks",
+        ('policies = ["fifo"]', 'policies = ["max_min_fairness"]\npartitions = 2'),
+        "s.toml:4: field 'partitions': the reference has no partitioning",
+    ),
+    scenario(
+        "sweep partitions with the scenario's quirks",
+        ('policies = ["fifo"]', 'policies = ["max_min_fairness"]'),
+        "--partitions: field 'partitions': the reference has no partitioning",
+        "--partitions",
+        "2",
+    ),
+    scenario(
+        "sweep partitions past the cluster",
+        ('policies = ["fifo"]', 'policies = ["max_min_fairness"]\nquirks = "none"'),
+        "--partitions: field 'partitions': must be an integer from 1 to 36",
+        "--partitions",
+        "37",
+    ),
     scenario("sweep seeds huge", None, "--seeds: field 'seeds'", "--seeds", "99999999999"),
     scenario("sweep budget nan", None, "--budget: field 'budget'", "--budget", "nan"),
     scenario("sweep out below a file", None, "--out: field 'out'", "--out", "s.toml/x"),

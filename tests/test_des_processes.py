@@ -7,11 +7,13 @@ import random
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from cluster import ClusterSpec, Placer, Topology
 from des.arrivals import arrival_process
-from des.completion import Completion, CompletionTracker
+from des.completion import Completion, CompletionTracker, _running_sum
 from des.rounds import RoundScheduler
 from des.worker import GpuWorker
 from scheduler import registry
@@ -62,46 +64,78 @@ def test_arrivals_are_generated_lazily(env: simpy.Environment) -> None:
     assert drawn == [0, 1, 2, 3]  # job 3 (t = 300) is drawn, waiting for its time
 
 
-def test_worker_finishes_a_slice_after_its_duration(env: simpy.Environment) -> None:
-    """A worker given a 100 s slice at t = 5 reports it at t = 105 and is then free again."""
-    done: list[tuple[float, int]] = []
-    worker = GpuWorker(
-        env, gpu_id=3, type_index=0, on_slice_done=lambda d: done.append((env.now, d.job_id))
-    )
+def test_a_worker_wakes_only_when_the_job_on_its_gpu_changes(env: simpy.Environment) -> None:
+    """A job kept on the GPU round after round is one lease (no event per round); the
+    lease ends when another job takes the GPU or it is released, and its time is counted."""
+    worker = GpuWorker(env, gpu_id=3, type_index=0)
     env.process(worker.run())
+    wakes: list[float] = []
 
     def driver():  # type: ignore[no-untyped-def]
         yield env.timeout(5.0)
-        worker.assign(Dispatch(7, 0, (3,), 250.0, 100.0))
-        yield env.timeout(200.0)
-        worker.assign(Dispatch(8, 0, (3,), 10.0, 1.0))
+        for _ in range(10):  # ten rounds of job 7 on this GPU
+            worker.hold(7)
+            wakes.append(worker.leases)
+            yield env.timeout(100.0)
+        worker.release()
+        worker.hold(8)  # released and re-placed within the instant: one change
+        yield env.timeout(50.0)
+        worker.release()
+        yield env.timeout(1.0)
 
     env.process(driver())
     env.run()
-    assert done == [(105.0, 7), (206.0, 8)]
-    assert worker.busy_s == 101.0 and worker.slices == 2
+    assert wakes == [0] + [1] * 9  # woken once, at the first round (after the driver)
+    assert worker.leases == 2 and worker.lease == (-1, -1)
+    assert worker.busy_s == pytest.approx(1000.0 + 50.0)
 
 
-def test_tracker_credits_a_multi_gpu_slice_once_and_ends_the_round(env: simpy.Environment) -> None:
-    """Two GPUs of one job report; the work is credited once; the round ends after all slices."""
+def _tracked(env: simpy.Environment) -> tuple[RoundMechanism, CompletionTracker, list[Completion]]:
     mech = _mechanism((4,))
     mech.add_job(0, np.array([10.0]), 2, 1.0, 5000.0, 0.0)
     mech.add_job(1, np.array([10.0]), 1, 1.0, 100.0, 0.0)
+    mech.add_job(2, np.array([10.0]), 1, 1.0, 9000.0, 0.0)
     finished: list[Completion] = []
-    tracker = CompletionTracker(env, mech, 1, finished.append)
+    return mech, CompletionTracker(env, mech, 1, finished.append), finished
+
+
+def test_tracker_credits_each_slice_at_its_end_and_ends_the_round(
+    env: simpy.Environment,
+) -> None:
+    """A round of three slices: the one that finishes its job completes it at its own
+    end time; the others are credited (once each, whatever their GPU count) and the
+    round ends with the longest."""
+    mech, tracker, finished = _tracked(env)
     d0 = Dispatch(0, 0, (0, 1), 3600.0, 360.0)
     d1 = Dispatch(1, 0, (2,), 100.0, 10.0)
-    done = tracker.start_round((d0, d1))
+    d2 = Dispatch(2, 0, (3,), 2000.0, 200.0)
     with capture_logs() as logs:
-        tracker.slice_done(d1)
-        tracker.slice_done(d0)
+        done = tracker.start_round((d0, d1, d2))
+        env.run(until=11.0)
+        assert [(c.job_id, c.finish) for c in finished] == [(1, 10.0)]
         assert not done.triggered
-        tracker.slice_done(d0)
-    assert done.triggered
-    assert mech.jobs.done_steps.tolist() == [3600.0]  # job 1 finished and left
-    assert [c.job_id for c in finished] == [1]
+        env.run(until=done)
+    assert env.now == 360.0
+    assert mech.jobs.done_steps.tolist() == [3600.0, 2000.0]  # job 1 finished and left
     assert [e["event"] for e in logs] == ["job_completed"]
-    assert tracker.busy_gpu_s == pytest.approx(2 * 360.0 + 10.0)
+    assert tracker.busy_gpu_s == pytest.approx(2 * 360.0 + 10.0 + 200.0)
+    assert tracker.received_s[0].tolist() == [360.0]
+
+
+def test_an_observer_sees_the_slices_that_ended_before_it_looked(
+    env: simpy.Environment,
+) -> None:
+    """A slice without an event of its own is credited as soon as anything looks: an
+    observation mid-round counts the slices that ended before it, not those after."""
+    mech, tracker, _ = _tracked(env)
+    tracker.start_round(
+        (Dispatch(2, 0, (3,), 2000.0, 200.0), Dispatch(0, 0, (0, 1), 3600.0, 360.0))
+    )
+    env.run(until=250.0)
+    seen = tracker.observation()
+    assert seen.busy_gpu_s == pytest.approx(200.0)  # job 2's slice, not yet job 0's
+    assert [d.job_id for d in tracker.in_flight()] == [0]
+    assert mech.jobs.done_steps.tolist() == [0.0, 0.0, 2000.0]
 
 
 def test_one_scheduler_round_on_a_tiny_cluster(env: simpy.Environment) -> None:
@@ -110,7 +144,7 @@ def test_one_scheduler_round_on_a_tiny_cluster(env: simpy.Environment) -> None:
     mech = _mechanism(spec.counts)
     topo = Topology(spec)
     tracker = CompletionTracker(env, mech, 2, lambda c: None)
-    workers = [GpuWorker(env, g, int(topo.gpu_type[g]), tracker.slice_done) for g in range(2)]
+    workers = [GpuWorker(env, g, int(topo.gpu_type[g])) for g in range(2)]
     rates = {"a": np.array([2.0, 1.0]), "b": np.array([2.0, 1.0])}
     sched = RoundScheduler(
         env,
@@ -136,3 +170,42 @@ def test_one_scheduler_round_on_a_tiny_cluster(env: simpy.Environment) -> None:
     # The first round lasted as long as its longest slice (job 0's 360 s on whichever type).
     assert sched.rounds == 2
     assert [e["event"] for e in logs].count("allocation_solved") == 1
+
+
+@given(
+    st.floats(0, 1e7, allow_nan=False),
+    st.lists(st.floats(0, 1e4, allow_nan=False), max_size=40),
+)
+def test_a_running_sum_is_a_loop_of_additions_to_the_bit(start: float, values: list[float]) -> None:
+    """Credits taken together add shared sums in the slices' order: bit for bit what
+    ``+=`` one after another gives (``np.sum`` would not: it is pairwise)."""
+    total = start
+    for v in values:
+        total += v
+    assert _running_sum(start, np.array(values)) == total
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.floats(1, 500), st.floats(1, 360)), min_size=1, max_size=12
+    )
+)
+def test_crediting_a_run_of_slices_equals_crediting_them_one_by_one(
+    slices: list[tuple[int, float, float]],
+) -> None:
+    """The mechanism's credit_run leaves every array exactly as a credit per slice does."""
+    one, run = _mechanism((8, 8)), _mechanism((8, 8))
+    for mech in (one, run):
+        for j in range(len(slices)):
+            mech.add_job(j, np.array([10.0, 5.0]), 1, 1.0, 1e9, 0.0)
+    for j, (k, steps, seconds) in enumerate(slices):
+        assert one.credit(j, k, steps, seconds) == "running"
+    run.credit_run(
+        list(range(len(slices))),
+        np.array([k for k, _, _ in slices]),
+        np.array([s for _, s, _ in slices]),
+        np.array([t for _, _, t in slices]),
+    )
+    assert one.jobs.done_steps.tobytes() == run.jobs.done_steps.tobytes()
+    assert one.jobs.job_time.tobytes() == run.jobs.job_time.tobytes()
+    assert one.worker_time.tobytes() == run.worker_time.tobytes()

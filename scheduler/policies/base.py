@@ -233,18 +233,20 @@ def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
     free = x > ACTIVE_TOLERANCE
     polished = np.zeros_like(x)
     if free.any():
-        g_act = program.G[np.flatnonzero(active)][:, np.flatnonzero(free)]
-        rows = np.flatnonzero(g_act.getnnz(axis=1) > 0)
-        g_act = g_act[rows]
-        h_act = program.h[active][rows]
-        if g_act.shape[0] * g_act.shape[1] <= DENSE_POLISH_CELLS:
+        # The active rows with an entry among the free columns (columns first: a CSC
+        # matrix selects those cheaply).
+        g_free = program.G[:, np.flatnonzero(free)].tocsr()
+        act = np.flatnonzero(active)
+        rows = act[np.diff(g_free.indptr)[act] > 0]
+        h_act = program.h[rows]
+        if rows.size * g_free.shape[1] <= DENSE_POLISH_CELLS:
             # gelsy (complete orthogonal factorisation) gives the minimum-norm solution
             # of an underdetermined, possibly rank-deficient system, faster than the SVD.
             sub = scipy.linalg.lstsq(
-                g_act.toarray(), h_act, lapack_driver="gelsy", check_finite=False
+                g_free.toarray()[rows], h_act, lapack_driver="gelsy", check_finite=False
             )[0]
         else:
-            sub = lsmr(g_act, h_act, atol=1e-14, btol=1e-14, maxiter=10_000)[0]
+            sub = lsmr(g_free[rows], h_act, atol=1e-14, btol=1e-14, maxiter=10_000)[0]
         polished[free] = sub
     feasible = bool((program.G @ polished <= program.h + 1e-8 * (1.0 + np.abs(program.h))).all())
     # A solver's own point may be infeasible by ~1e-8 and so a little shorter; a wrong
