@@ -124,9 +124,10 @@ def test_a_single_gpu_buried_in_jobs_is_stalled() -> None:
         cluster=parse_cluster("1:0:0"),
         workload=WorkloadConfig(rate_per_hour=1.0),
         window=WindowConfig(0, 3000),
-        # the overload rule (which calls this gross overload first) off: the stall rule
+        # the overload rule (which calls this gross overload first) off: the stall rule,
+        # over the last 5 completions (at 10 it fires the same way, 4x later)
         saturation=SaturationConfig(
-            window_completions=10, growth_windows=10, overload_backlog_fraction=1e9
+            window_completions=5, growth_windows=10, overload_backlog_fraction=1e9
         ),
     )
     r = _run(cfg)
