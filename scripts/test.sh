@@ -18,5 +18,6 @@ trap 'rm -rf "$fixtures"' EXIT
 VIZ_FIXTURES="$fixtures" node --test viz/web/test/
 .venv/bin/python -m pytest "$@"
 if [ $# -eq 0 ] && { [ "${CI:-}" = "true" ] || [ "${HETSIM_SLOW:-}" = "1" ]; }; then
-  .venv/bin/python -m pytest -m slow
+  # test by test (not file by file): the six reference cases of one file share no fixture
+  .venv/bin/python -m pytest -m slow --dist load
 fi
