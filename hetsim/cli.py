@@ -289,6 +289,7 @@ def cli() -> None:
     "--partitions",
     default="1",
     show_default=True,
+    metavar="K",
     help="POP: solve the allocation as K sub-problems, the jobs and every type's GPUs "
     "split K ways (1: the exact solve).",
 )
@@ -853,6 +854,7 @@ class _SweepDisplay:
 @click.option("--quirks", type=click.Choice(["none", "gavel"]), help="Override the scenario's.")
 @click.option(
     "--partitions",
+    metavar="K",
     help="POP: solve allocations in K parts (overrides the scenario's; needs quirks 'none').",
 )
 @click.option("--quiet", is_flag=True, help="No progress and no table.")
