@@ -6,7 +6,9 @@ the sizes and the encode time, then serves it, opens the page in Debian's chromi
 playing at a given speed (rounds per second), with the rounds actually shown.
 
 Usage: ``.venv/bin/python benchmarks/bench_viz.py DIR [DIR2] [--speed 300]
-[--seconds 5] [--screenshot FILE]``. Not part of the test suite.
+[--seconds 5] [--screenshot FILE [--at ROUND|HOURSh]]``: the screenshot is taken after
+playing, or at the seek box's ``--at`` (a round, ``1200``, or an hour, ``50h``). Not part
+of the test suite.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--speed", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--at", help="seek here before the screenshot: a round or HOURSh")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     run_dir = args.dirs[0]
@@ -93,6 +96,11 @@ def main() -> None:
                 f"{frames / args.seconds:.1f} frames/s, "
                 f"{rounds / args.seconds:.0f} rounds/s shown"
             )
+            if args.screenshot and args.at:
+                page.fill("#seekbox", args.at)
+                page.press("#seekbox", "Enter")
+                page.wait_for_timeout(1000)
+                print(f"  screenshot at {page.text_content('#round')}")
             if args.screenshot:
                 page.screenshot(path=str(args.screenshot), full_page=True)
             browser.close()

@@ -227,10 +227,12 @@ def run_sweep(
     on_progress(state)
     queue: Iterator[RunKey] = iter(todo)
     retry: list[RunKey] = []
+    prepared = not todo
     while todo and (retry or state.finished < state.total):
         with backend() as opened:
-            if not (out_dir / SPEC_FILE).is_file():
+            if not prepared:  # once: a replaced pool finds the directory ready
                 prepare()
+                prepared = True
             on_backend(opened)
             state.slots = opened.slots
             broken = _drain(spec, out_dir, opened, queue, retry, state, on_progress)

@@ -49,22 +49,20 @@ export class Chart {
     b.font = "10px sans-serif";
     b.fillText(fmt(this.yMax), 2, 10);
     b.fillText("0", 2, H - PAD_B);
+    b.fillText("0 h", PAD_L, H - 4);
     b.fillText(`${fmt(this.xMax)} h`, W - 40, H - 4);
     b.fillText(title, PAD_L + 4, 11);
     let legendX = PAD_L + 16 + b.measureText(title).width;
-    const step = Math.max(1, Math.floor(n / (W - PAD_L)));
     lines.forEach((l) => {
       b.strokeStyle = l.colour;
       b.lineWidth = 1.2;
       b.beginPath();
       let pen = false;
-      for (let k = 0; k < n; k += step) {
-        const v = l.values[k];
+      for (const [px, v] of columnMeans(l.values, x, (h) => this.px(h))) {
         if (Number.isNaN(v)) {
           pen = false;
           continue;
         }
-        const px = this.px(x[k]);
         const py = this.py(v);
         if (pen) b.lineTo(px, py);
         else b.moveTo(px, py);
@@ -112,7 +110,7 @@ export class JctChart extends Chart {
     const b = this.base.getContext("2d");
     for (const j of finished) {
       b.fillStyle = j.flags & 4 ? "rgba(255,200,80,0.8)" : "rgba(120,180,255,0.5)";
-      b.fillRect(this.px(j.finishS / 3600) - 1, this.py((j.finishS - j.arrivalS) / 3600) - 1, 2, 2);
+      b.fillRect(this.px(j.finishS / 3600) - 1.5, this.py((j.finishS - j.arrivalS) / 3600) - 1.5, 3, 3);
     }
     this.cursorHours = 0;
     this.draw(0);
@@ -130,7 +128,37 @@ export class JctChart extends Chart {
   }
 }
 
+// One point per pixel column: the mean of the rounds that fall in it (NaN when they
+// all are), so a series that flips every round (an agnostic policy's utilisation
+// per type) draws as its level, not as the aliasing of every n-th round.
+export function columnMeans(values, x, toPx) {
+  const points = [];
+  let column = null;
+  let sum = 0;
+  let count = 0;
+  const flush = () => {
+    if (column !== null) points.push([column + 0.5, count ? sum / count : NaN]);
+  };
+  for (let k = 0; k < values.length; k++) {
+    const c = Math.floor(toPx(x[k]));
+    if (c !== column) {
+      flush();
+      column = c;
+      sum = 0;
+      count = 0;
+    }
+    const v = values[k];
+    if (!Number.isNaN(v)) {
+      sum += v;
+      count += 1;
+    }
+  }
+  flush();
+  return points;
+}
+
 function fmt(v) {
+  if (Number.isInteger(v)) return String(v);
   if (v >= 100) return v.toFixed(0);
   if (v >= 10) return v.toFixed(1);
   return v.toFixed(2);

@@ -3,6 +3,7 @@
 import { IDLE } from "./decoder.js";
 
 const CELL = 12;
+const MIN_CELL = 8;
 const GAP = 2;
 const SERVER_GAP = 6;
 const LABEL_W = 44;
@@ -14,6 +15,22 @@ export function jobColour(id) {
   const h = (Math.imul(id, 2654435761) >>> 0) % 360;
   const l = 45 + ((id * 7) % 3) * 8;
   return `hsl(${h}, 65%, ${l}%)`;
+}
+
+// The cell size: the largest from CELL down to MIN_CELL at which every type's servers
+// fit on one line (36 GPUs in servers of 4 take 11 px), else CELL with servers wrapped
+// onto further lines (a server is never split).
+export function cellSize(types) {
+  for (let cell = CELL; cell >= MIN_CELL; cell--) {
+    const fits = types.every((t) => {
+      const per = Math.max(1, t.gpusPerServer);
+      const servers = Math.ceil(t.count / per);
+      const gaps = per > 1 ? Math.max(0, servers - 1) * SERVER_GAP : 0;
+      return LABEL_W + t.count * (cell + GAP) + gaps <= MAX_W;
+    });
+    if (fits) return cell;
+  }
+  return CELL;
 }
 
 export class GridRenderer {
@@ -28,6 +45,8 @@ export class GridRenderer {
   }
 
   layout(types) {
+    const cell = cellSize(types);
+    this.cell = cell;
     const pos = [];
     let y = 4;
     this.bands = [];
@@ -37,16 +56,16 @@ export class GridRenderer {
       const per = Math.max(1, t.gpusPerServer);
       for (let s = 0; s < t.count; s += per) {
         const n = Math.min(per, t.count - s);
-        const w = n * (CELL + GAP);
+        const w = n * (cell + GAP);
         if (x + w > MAX_W && x > LABEL_W) {
           x = LABEL_W;
-          rowTop += CELL + GAP + 4;
+          rowTop += cell + GAP + 4;
         }
-        for (let i = 0; i < n; i++) pos.push([x + i * (CELL + GAP), rowTop]);
+        for (let i = 0; i < n; i++) pos.push([x + i * (cell + GAP), rowTop]);
         x += w + (per > 1 ? SERVER_GAP : 0);
       }
-      this.bands.push({ name: t.name, y, h: rowTop + CELL - y });
-      y = rowTop + CELL + BAND_GAP;
+      this.bands.push({ name: t.name, y, h: rowTop + cell - y });
+      y = rowTop + cell + BAND_GAP;
     }
     this.pos = pos;
     const dpr = globalThis.devicePixelRatio || 1;
@@ -76,11 +95,12 @@ export class GridRenderer {
       const wasHl = prev && was !== IDLE && was === this.prevSelected;
       if (prev && job === was && !(selChanged && (hl || wasHl))) continue;
       const [x, y] = this.pos[g];
+      const cell = this.cell;
       ctx.fillStyle = job === IDLE ? IDLE_COLOUR : jobColour(job);
-      ctx.fillRect(x, y, CELL, CELL);
+      ctx.fillRect(x, y, cell, cell);
       ctx.strokeStyle = hl ? "#ffffff" : "#11151c";
       ctx.lineWidth = 2;
-      ctx.strokeRect(x + 1, y + 1, CELL - 2, CELL - 2);
+      ctx.strokeRect(x + 1, y + 1, cell - 2, cell - 2);
       painted++;
     }
     this.prev = Uint32Array.from(cells);
@@ -92,15 +112,16 @@ export class GridRenderer {
 
   // The GPU under canvas coordinates (CSS pixels), or -1.
   gpuAt(x, y) {
+    const cell = this.cell;
     for (let g = 0; g < this.pos.length; g++) {
       const [px, py] = this.pos[g];
-      if (x >= px && x < px + CELL && y >= py && y < py + CELL) return g;
+      if (x >= px && x < px + cell && y >= py && y < py + cell) return g;
     }
     return -1;
   }
 
   cellCentre(g) {
     const [x, y] = this.pos[g];
-    return [x + CELL / 2, y + CELL / 2];
+    return [x + this.cell / 2, y + this.cell / 2];
   }
 }
