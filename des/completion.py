@@ -18,7 +18,7 @@ import structlog
 from des.config import WindowConfig
 from des.monitor import Observation
 from scheduler.jobstate import ActiveJobs
-from scheduler.mechanism import MAX_FAILED_ATTEMPTS, Dispatch, RoundMechanism
+from scheduler.mechanism import MAX_FAILED_ATTEMPTS, Dispatch, RoundMechanism, running_sum
 
 log = structlog.get_logger()
 
@@ -186,7 +186,7 @@ class CompletionTracker:
         sel = slice(lo, hi)
         gpu_s = batch.gpu_s[sel]
         types = batch.types[sel]
-        self.busy_gpu_s = _running_sum(self.busy_gpu_s, gpu_s)
+        self.busy_gpu_s = running_sum(self.busy_gpu_s, gpu_s)
         window = self._window
         if window is not None:
             ids, partners = batch.ids[sel], batch.partners[sel]
@@ -194,22 +194,23 @@ class CompletionTracker:
                 (partners >= window.start) & (partners < window.end)
             )
             if inside.any():
-                self.window_service_gpu_s = _running_sum(self.window_service_gpu_s, gpu_s[inside])
+                self.window_service_gpu_s = running_sum(self.window_service_gpu_s, gpu_s[inside])
         by_type = self.busy_gpu_s_by_type
         for k in np.unique(types).tolist():
-            by_type[k] = _running_sum(float(by_type[k]), gpu_s[types == k])
-        received = self.received_s
-        num_types = self._num_types
+            by_type[k] = running_sum(float(by_type[k]), gpu_s[types == k])
         for job_id, k, duration in zip(
             batch.id_list[lo:hi], batch.type_list[lo:hi], batch.duration_list[lo:hi], strict=True
         ):
-            got = received.get(job_id)
-            if got is None:
-                got = received[job_id] = np.zeros(num_types)
-            got[k] += duration
+            self._service(job_id)[k] += duration
         self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], batch.seconds[sel])
-        if self._credited == len(self._slices):
-            self.done.succeed()
+        # (never the round's end: its last slice has an event and is credited alone)
+
+    def _service(self, job_id: int) -> np.ndarray:
+        """The seconds of service ``job_id`` received per type (created at zero)."""
+        got = self.received_s.get(job_id)
+        if got is None:
+            got = self.received_s[job_id] = np.zeros(self._num_types)
+        return got
 
     def _slice_done(self, dispatch: Dispatch, end: float) -> None:
         """Credits one slice (all its GPUs), which ended at ``end``, to the job and the
@@ -224,10 +225,7 @@ class CompletionTracker:
         for job_id in (
             (dispatch.job_id, dispatch.partner) if dispatch.partner >= 0 else (dispatch.job_id,)
         ):
-            got = self.received_s.get(job_id)
-            if got is None:
-                got = self.received_s[job_id] = np.zeros(self._num_types)
-            got[dispatch.type_index] += dispatch.duration
+            self._service(job_id)[dispatch.type_index] += dispatch.duration
         mech = self.mechanism
         if dispatch.partner >= 0:
             done_a, done_b = mech.credit_pair(dispatch)
@@ -313,14 +311,6 @@ class CompletionTracker:
         best = jobs.throughputs.max(axis=1, initial=0.0)
         seconds = np.divide(jobs.remaining(), best, out=np.zeros_like(best), where=best > 0)
         return float(seconds @ jobs.scale_factors)
-
-
-def _running_sum(start: float, values: np.ndarray) -> float:
-    """``start`` plus each value in turn: the same additions, in the same order, as a
-    loop of ``+=`` (a cumulative sum is sequential; ``np.sum`` is pairwise)."""
-    if values.size == 0:
-        return start
-    return float(np.cumsum(np.concatenate(([start], values)))[-1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,21 +49,12 @@ class Block:
         idx = np.arange(n)
         return cls(idx, idx.copy(), values.astype(float), (n, n if width is None else width))
 
-    @classmethod
-    def empty(cls, rows: int, cols: int) -> Block:
-        none = np.zeros(0, dtype=np.int64)
-        return cls(none, none, np.zeros(0), (rows, cols))
-
     def __neg__(self) -> Block:
         return Block(self.rows, self.cols, -self.vals, self.shape)
 
     def widen(self, width: int) -> Block:
         """The same entries in a matrix of ``width`` columns (new columns empty)."""
         return Block(self.rows, self.cols, self.vals, (self.shape[0], width))
-
-    def shift(self, col: int, width: int) -> Block:
-        """The entries moved ``col`` columns right, in a matrix ``width`` wide."""
-        return Block(self.rows, self.cols + col, self.vals, (self.shape[0], width))
 
     def tocsc(self) -> sp.csc_matrix:
         return _compress(self.rows, self.cols, self.vals, self.shape)

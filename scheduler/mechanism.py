@@ -253,7 +253,7 @@ class RoundMechanism:
         jobs.job_time[rows, types] += seconds
         worker_time = self.worker_time
         for k in np.unique(types).tolist():
-            worker_time[k] = np.cumsum(np.concatenate(([worker_time[k]], seconds[types == k])))[-1]
+            worker_time[k] = running_sum(float(worker_time[k]), seconds[types == k])
 
     def credit_pair(self, d: Dispatch) -> tuple[bool, bool]:
         """Credits a finished pair slice to both jobs and to the pair; returns, for each
@@ -504,6 +504,14 @@ class RoundMechanism:
         per_round = np.where(per_round == 0, rates * self.config.round_s, per_round)
         steps = np.minimum(per_round, remaining)
         return steps, steps / rates
+
+
+def running_sum(start: float, values: np.ndarray) -> float:
+    """``start`` plus each value in turn: the same additions, in the same order, as a
+    loop of ``+=`` (a cumulative sum is sequential; ``np.sum`` is pairwise)."""
+    if values.size == 0:
+        return start
+    return float(np.cumsum(np.concatenate(([start], values)))[-1])
 
 
 def _key(values: np.ndarray) -> np.ndarray:

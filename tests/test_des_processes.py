@@ -13,11 +13,11 @@ from structlog.testing import capture_logs
 
 from cluster import ClusterSpec, Placer, Topology
 from des.arrivals import arrival_process
-from des.completion import Completion, CompletionTracker, _running_sum
+from des.completion import Completion, CompletionTracker
 from des.rounds import RoundScheduler
 from des.worker import GpuWorker
 from scheduler import registry
-from scheduler.mechanism import Dispatch, MechanismConfig, RoundMechanism
+from scheduler.mechanism import Dispatch, MechanismConfig, RoundMechanism, running_sum
 from workloads import GeneratorConfig, Job, ThroughputTable, generate_n
 
 
@@ -182,7 +182,7 @@ def test_a_running_sum_is_a_loop_of_additions_to_the_bit(start: float, values: l
     total = start
     for v in values:
         total += v
-    assert _running_sum(start, np.array(values)) == total
+    assert running_sum(start, np.array(values)) == total
 
 
 @given(
