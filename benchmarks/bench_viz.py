@@ -21,19 +21,10 @@ from pathlib import Path
 import structlog
 from playwright.sync_api import sync_playwright
 
+from viz.browser import launch
 from viz.encode import encode
 from viz.rundata import read_run
 from viz.serve import VIZ_FILE, serve_in_thread
-
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def main() -> None:
@@ -70,7 +61,7 @@ def main() -> None:
     server, url = serve_in_thread(args.dirs)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = launch(p)
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             start = time.perf_counter()
             page.goto(url)

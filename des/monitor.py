@@ -95,10 +95,13 @@ class SaturationDetector:
         ]
 
     def _utilization(self, a: Observation, b: Observation) -> float:
+        """The GPUs' busy fraction between two observations, at most 1: work is counted
+        when its slice ends, so a span shorter than a round can hold more than the span's
+        own GPU time (a round's work finished in it)."""
         span = b.time - a.time
         if span <= 0 or self.total_gpus == 0:
             return 0.0
-        return (b.busy_gpu_s - a.busy_gpu_s) / (span * self.total_gpus)
+        return min(1.0, (b.busy_gpu_s - a.busy_gpu_s) / (span * self.total_gpus))
 
     def observe(self, obs: Observation, *, completion: bool = True) -> Verdict | None:
         """Feeds one observation; returns a verdict the first time saturation is seen."""

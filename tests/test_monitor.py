@@ -118,6 +118,16 @@ def test_stalled_completions_at_full_utilisation() -> None:
     assert "while 300 jobs arrived" in verdict.message
 
 
+def test_work_finished_faster_than_the_span_reads_as_full_not_over_full() -> None:
+    """Work is counted when its slice ends, so a short span can hold more GPU time than
+    it has: the verdict still fires and its message says 100%, never more."""
+    n = 300
+    det = SaturationDetector(SaturationConfig(), GPUS)
+    verdict = _first_verdict(det, _stream(n, 0.05, _piling(n), util=1.7))
+    assert verdict is not None and verdict.reason == "stalled"
+    assert "at 100.0% utilisation" in verdict.message
+
+
 def test_slow_completions_as_slow_as_the_arrivals_are_not_a_stall() -> None:
     """A small full cluster finishing 0.05 jobs/h because 0.05 jobs/h arrive is stable."""
     n = 300

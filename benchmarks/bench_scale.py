@@ -1,0 +1,223 @@
+"""Benchmark: how a run's wall time and memory grow with the jobs and with the GPUs.
+
+Each point is one whole simulation of the reference's generator, single-GPU jobs, on a
+cluster of G GPUs split 34:33:33 over V100, P100 and K80 (3400:3300:3300 at 10,000),
+at 0.025 jobs/h per GPU (the issue's 10,000-GPU case: 250 jobs/h), with the generator
+stopped after N jobs and the run going on until every one of them is done. Two axes:
+
+- ``jobs``: N from ``--jobs`` at ``--axis-gpus`` GPUs;
+- ``gpus``: G from ``--gpus`` at ``--axis-jobs`` jobs.
+
+Every point runs in a fresh Python process (so its peak resident memory is its own,
+read from ``getrusage``), one after another, and prints wall time, rounds, solves, the
+time in the policy and the peak memory. Ratios are against the axis's first point,
+measured in the same run: wall-time ratio against job (or GPU) ratio, and the log-log
+slope between neighbouring points (1.0 is linear growth). With ``--partitions`` each
+point also runs with POP in K parts. ``--plot FILE`` draws wall time and memory against
+jobs and against GPUs (log-log), one line per K.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_scale.py                      # about 10 minutes
+    .venv/bin/python benchmarks/bench_scale.py --jobs 1000 10000 100000 400000 \\
+        --gpus 100 1000 10000 --axis-gpus 10000 --axis-jobs 100000 --partitions 1 8 \\
+        --plot out/scale.png                                        # the issue's grid
+
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RATE_PER_GPU = 0.025  # jobs/h per GPU: 250 jobs/h on 10,000 GPUs
+SPLIT = (0.34, 0.33, 0.33)
+
+
+def cluster_of(gpus: int) -> str:
+    """G GPUs as V100:P100:K80 in the 10,000-GPU case's proportions (sums to G)."""
+    v100 = round(gpus * SPLIT[0])
+    p100 = round(gpus * SPLIT[1])
+    return f"{v100}:{p100}:{gpus - v100 - p100}"
+
+
+@dataclass(frozen=True)
+class Point:
+    axis: str
+    gpus: int
+    jobs: int
+    parts: int
+    wall_s: float
+    rounds: int
+    solves: int
+    policy_s: float
+    peak_mib: float
+    end_reason: str
+
+
+def run_point(gpus: int, jobs: int, parts: int, policy: str, seed: int) -> dict[str, object]:
+    """One simulation in this process: its figures as a JSON-ready dict."""
+    import logging
+
+    import structlog
+
+    from cluster import parse_cluster
+    from des.config import SimConfig, WorkloadConfig
+    from des.result import build_result
+    from des.simulation import Simulation
+
+    structlog.configure(  # no event trace: only errors, dropped
+        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
+        logger_factory=structlog.ReturnLoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    config = SimConfig(
+        policy=policy,
+        cluster=parse_cluster(cluster_of(gpus)),
+        workload=WorkloadConfig(rate_per_hour=RATE_PER_GPU * gpus, max_jobs=jobs),
+        window=None,
+        seed=seed,
+        partitions=parts,
+    )
+    started = time.perf_counter()
+    result = build_result(Simulation(config).run())
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "wall_s": wall,
+        "rounds": result["rounds"],
+        "solves": result["solver"]["solves"],
+        "policy_s": result["profile"]["lp_s"] + result["profile"]["lp_build_s"],
+        "peak_mib": peak_kib / 1024,
+        "end_reason": result["end_reason"],
+    }
+
+
+def measure(axis: str, gpus: int, jobs: int, parts: int, args: argparse.Namespace) -> Point:
+    """Runs one point in a fresh interpreter (its own peak memory)."""
+    cmd = [
+        sys.executable, __file__, "--point", str(gpus), str(jobs), str(parts),
+        "--policy", args.policy, "--seed", str(args.seed),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        sys.exit(f"bench_scale: the point G={gpus} N={jobs} K={parts} failed:\n{done.stderr}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return Point(axis, gpus, jobs, parts, **figures)
+
+
+def _slope(a: float, b: float, x_a: float, x_b: float) -> float:
+    return math.log(b / a) / math.log(x_b / x_a) if a > 0 and x_b != x_a else float("nan")
+
+
+def report(points: list[Point], axis: str) -> None:
+    """Prints one axis's table: ratios against its first point, per K."""
+    size = (lambda p: p.jobs) if axis == "jobs" else (lambda p: p.gpus)
+    for parts in sorted({p.parts for p in points}):
+        line = [p for p in points if p.parts == parts]
+        if not line:
+            continue
+        base = line[0]
+        print(
+            f"\n{axis} axis, K={parts}: ratios against {axis}={size(base):,} "
+            f"({'G' if axis == 'jobs' else 'N'} = {base.gpus if axis == 'jobs' else base.jobs:,})"
+        )
+        print(
+            f"{'GPUs':>7s} {'jobs':>8s} {'rounds':>7s} {'solves':>7s} {'wall s':>8s} "
+            f"{'policy s':>9s} {'peak MiB':>9s} {'size x':>7s} {'wall x':>8s} {'slope':>6s} "
+            f"{'end':>14s}"
+        )
+        prev = None
+        for p in line:
+            slope = _slope(prev.wall_s, p.wall_s, size(prev), size(p)) if prev else float("nan")
+            print(
+                f"{p.gpus:7,d} {p.jobs:8,d} {p.rounds:7,d} {p.solves:7,d} {p.wall_s:8.1f} "
+                f"{p.policy_s:9.1f} {p.peak_mib:9.0f} {size(p) / size(base):7.1f} "
+                f"{p.wall_s / base.wall_s:8.1f} {slope:6.2f} {p.end_reason:>14s}",
+                flush=True,
+            )
+            prev = p
+
+
+def plot(points: list[Point], path: Path) -> None:
+    """Wall time and peak memory against jobs and against GPUs, log-log, one line per K."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex="col")
+    for col, axis in enumerate(("jobs", "gpus")):
+        for parts in sorted({p.parts for p in points if p.axis == axis}):
+            line = [p for p in points if p.axis == axis and p.parts == parts]
+            xs = [p.jobs if axis == "jobs" else p.gpus for p in line]
+            label = "exact" if parts == 1 else f"POP K={parts}"
+            axes[0][col].plot(xs, [p.wall_s for p in line], "o-", label=label)
+            axes[1][col].plot(xs, [p.peak_mib for p in line], "o-", label=label)
+        fixed = [p for p in points if p.axis == axis]
+        if fixed:
+            other = f"{fixed[0].gpus:,} GPUs" if axis == "jobs" else f"{fixed[0].jobs:,} jobs"
+            axes[0][col].set_title(f"against {axis} ({other})")
+        axes[1][col].set_xlabel("jobs" if axis == "jobs" else "GPUs")
+        for row in (0, 1):
+            axes[row][col].set_xscale("log")
+            axes[row][col].set_yscale("log")
+            axes[row][col].grid(True, which="both", alpha=0.3)
+            axes[row][col].legend()
+    axes[0][0].set_ylabel("wall time (s)")
+    axes[1][0].set_ylabel("peak memory (MiB)")
+    fig.suptitle(f"hetsim scaling: single-GPU jobs, {RATE_PER_GPU} jobs/h per GPU")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"\nplot: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--point", nargs=3, type=int, metavar=("G", "N", "K"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--jobs", type=int, nargs="*", default=[1000, 4000, 16000])
+    parser.add_argument("--gpus", type=int, nargs="*", default=[100, 1000, 4000])
+    parser.add_argument("--axis-gpus", type=int, default=1000, help="GPUs on the jobs axis")
+    parser.add_argument("--axis-jobs", type=int, default=4000, help="jobs on the GPUs axis")
+    parser.add_argument("--partitions", type=int, nargs="+", default=[1])
+    parser.add_argument("--policy", default="max_min_fairness_perf")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", type=Path, help="write the plot here (PNG)")
+    args = parser.parse_args()
+    if args.point:
+        gpus, jobs, parts = args.point
+        print(json.dumps(run_point(gpus, jobs, parts, args.policy, args.seed)))
+        return
+    print(
+        f"{args.policy}, single-GPU jobs, {RATE_PER_GPU} jobs/h per GPU, seed {args.seed}; "
+        "each point a fresh process, one at a time"
+    )
+    points: list[Point] = []
+    for axis, sizes in (("jobs", args.jobs), ("gpus", args.gpus)):
+        line = []
+        for parts in args.partitions:
+            for size in sizes:
+                gpus, jobs = (args.axis_gpus, size) if axis == "jobs" else (size, args.axis_jobs)
+                line.append(measure(axis, gpus, jobs, parts, args))
+        points += line
+        report(line, axis)
+    if args.plot:
+        plot(points, args.plot)
+
+
+if __name__ == "__main__":
+    main()
