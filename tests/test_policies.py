@@ -6,10 +6,13 @@ import random
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from scheduler import conic, policies, registry
+from scheduler.policies import base
 from scheduler.problem import AllocationProblem
 from tests.allocation_checks import check_allocation
+from workloads import GeneratorConfig, generate_n, load_throughputs
 
 CTX = policies.PolicyContext(rng=random.Random(0))
 
@@ -112,3 +115,52 @@ def test_empty_problem_gives_empty_allocation() -> None:
     for name in registry.names():
         x = registry.get(name).allocate(p, CTX).matrix
         assert x.shape == (0, 3)
+
+
+def test_large_min_norm_programs_go_to_clarabel_first() -> None:
+    """Above the size where ECOS's cone form of a quadratic is slower, Clarabel leads
+    the chain (if the chain has it); smaller programs and other chains keep their order."""
+
+    def program(num_vars: int) -> conic.ConeProgram:
+        g = sp.identity(num_vars, format="csc")
+        ones = np.ones(num_vars)
+        return conic.ConeProgram(np.zeros(num_vars), g, ones, l=num_vars, P_diag=ones)
+
+    big, small = program(base.CLARABEL_FIRST_VARS + 1), program(base.CLARABEL_FIRST_VARS)
+    chain = conic.DEFAULT_CHAIN
+    assert base.min_norm_chain(big, chain) == ("clarabel", "ecos", "scs")
+    assert base.min_norm_chain(small, chain) == chain
+    assert base.min_norm_chain(big, ("ecos", "scs")) == ("ecos", "scs")
+    assert base.min_norm_chain(big, ("clarabel", "ecos")) == ("clarabel", "ecos")
+
+
+def _many_jobs(n: int, seed: int) -> AllocationProblem:
+    """n of the reference's multi-GPU jobs, mid-run, on a cluster of 2.5 GPUs a job."""
+    types = ("v100", "p100", "k80")
+    table = load_throughputs()
+    jobs = generate_n(GeneratorConfig(rate_per_hour=2.0, seed=seed, multi_gpu=True), table, n)
+    rng = np.random.default_rng(seed)
+    return AllocationProblem.build(
+        np.array([table.isolated(j.model, j.scale_factor, types) for j in jobs]),
+        np.array([j.scale_factor for j in jobs]),
+        np.round(np.array([0.85, 0.825, 0.825]) * n),
+        remaining_steps=np.array([j.total_steps for j in jobs]) * rng.uniform(0.1, 1.0, n),
+        times_since_start=rng.uniform(0, 2e5, n),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("name", ["max_min_fairness_perf", "max_min_fairness"])
+def test_the_tie_break_is_the_same_point_from_ecos_or_clarabel(seed: int, name: str) -> None:
+    """What lets large tie-breaks go to Clarabel: after the polish, the allocation of 250
+    jobs (750 cells) is the very same, bit for bit, whichever solver found the face."""
+    spec = registry.get(name)
+    p = _many_jobs(250, seed)
+    out = {}
+    for solver in ("ecos", "clarabel"):
+        ctx = policies.PolicyContext(rng=random.Random(0), solvers=(solver,))
+        alloc = spec.allocate(p, ctx)
+        assert not alloc.failed
+        assert [s.solver for s in alloc.solves] == [solver, solver]
+        out[solver] = alloc.matrix
+    assert np.array_equal(out["ecos"], out["clarabel"])
