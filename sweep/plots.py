@@ -119,10 +119,12 @@ def jct_figure(
     ours: Mapping[str, Sequence[Point]],
     published: Mapping[str, Sequence[Point]],
     published_label: str = "Gavel, published",
+    caption: Sequence[str] = (),
 ) -> Figure:
     """The figure: ``ours`` is policy -> mean curve (in legend order), ``published``
     policy -> the reference's curve (drawn for the policies in ``ours`` only), named
-    ``POLICY (published_label)`` in the legend."""
+    ``POLICY (published_label)`` in the legend. ``caption``: lines written in the plot's
+    lower right corner (the knee at each server size)."""
     figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     ax = figure.add_subplot()
     shown = {p: published[p] for p in ours if published.get(p)}
@@ -154,6 +156,11 @@ def jct_figure(
     ax.set_title(title, pad=12)
     ax.grid(True, color="0.85", linewidth=0.6)
     ax.set_axisbelow(True)
+    if caption:
+        ax.text(
+            0.99, 0.02, "\n".join(caption), transform=ax.transAxes, ha="right", va="bottom",
+            fontsize="small", bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
+        )  # fmt: skip
     if len(ours) <= INSIDE_LEGEND_POLICIES:
         ax.legend(handles, labels, loc="upper left", fontsize="small", framealpha=0.9)
     else:

@@ -95,7 +95,8 @@ def write_report(out_dir: Path, rows: list[dict[str, Any]], sweep: dict[str, Any
     reference = {p: sorted(c.values(), key=lambda q: q.rate) for p, c in curves.items()}
     from sweep import plots  # matplotlib loads only when a figure is drawn
 
-    figure = plots.jct_figure(plot_title(sweep), ours, reference, label)
+    knees = series.knee_lines(found, comparison.knees)
+    figure = plots.jct_figure(plot_title(sweep), ours, reference, label, caption=knees)
     for fmt, data in plots.figure_bytes(figure).items():
         write_bytes_atomic(out_dir / PLOTS_DIR / f"{PLOT_STEM}.{fmt}", data)
     head = f"{plot_title(sweep)}: ours vs Gavel ({trace} trace)"
@@ -108,7 +109,7 @@ def write_report(out_dir: Path, rows: list[dict[str, Any]], sweep: dict[str, Any
             "for 36:36:36, window 4000:5000, quirks gavel, so ratios only show the trend"
         )
     lines = [*head.split("\n"), *compare.table_lines(comparison)]
-    lines += series.knee_lines(found, comparison.knees)
+    lines += knees
     for extra in comparisons[1:]:
         lines += ["", *compare.table_lines(extra)]
     return lines

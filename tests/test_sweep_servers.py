@@ -222,6 +222,7 @@ def test_results_and_report_carry_the_size(tmp_path: Path) -> None:
     assert curves == {"max_min_fairness_perf, 1 GPU/server", "max_min_fairness_perf, 8 GPUs/server"}
     svg = (tmp_path / "plots" / "jct_vs_rate.svg").read_text()
     assert "8 GPUs/server" in svg
+    assert "knee (jobs/h) by server size: 1 GPU/server 2.4, 8 GPUs/server 2.0" in svg  # caption
 
 
 def test_a_results_csv_from_before_the_column_still_reads(tmp_path: Path) -> None:
