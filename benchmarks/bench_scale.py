@@ -18,10 +18,11 @@ jobs and against GPUs (log-log), one line per K.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_scale.py                      # about 10 minutes
-    .venv/bin/python benchmarks/bench_scale.py --jobs 1000 10000 100000 400000 \\
-        --gpus 100 1000 10000 --axis-gpus 10000 --axis-jobs 100000 --partitions 1 8 \\
-        --plot out/scale.png                                        # the issue's grid
+    .venv/bin/python benchmarks/bench_scale.py                      # about 3 minutes
+    .venv/bin/python benchmarks/bench_scale.py --jobs 1000 4000 16000 64000 \\
+        --gpus 100 1000 10000 --axis-jobs 40000 --plot docs/scale.png  # docs/scaling.md
+    .venv/bin/python benchmarks/bench_scale.py --jobs 100000 --axis-gpus 10000 --gpus \\
+        --partitions 1 8                          # 10,000 GPUs and 100,000 jobs, exact and POP
 
 Not part of the test suite.
 """
@@ -36,12 +37,13 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE_PER_GPU = 0.025  # jobs/h per GPU: 250 jobs/h on 10,000 GPUs
 SPLIT = (0.34, 0.33, 0.33)
+TARGET_S = 300.0  # 10,000 GPUs and 100,000 jobs in 5 minutes (issue 14), drawn for scale
 
 
 def cluster_of(gpus: int) -> str:
@@ -151,30 +153,48 @@ def report(points: list[Point], axis: str) -> None:
 
 
 def plot(points: list[Point], path: Path) -> None:
-    """Wall time and peak memory against jobs and against GPUs, log-log, one line per K."""
+    """Wall time (log-log) and peak memory against jobs and against GPUs, one line per
+    K and size held fixed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 10 else f"{v:g}")
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex="col")
     for col, axis in enumerate(("jobs", "gpus")):
-        for parts in sorted({p.parts for p in points if p.axis == axis}):
-            line = [p for p in points if p.axis == axis and p.parts == parts]
+        mine = [p for p in points if p.axis == axis]
+        lines = sorted({(p.parts, p.gpus if axis == "jobs" else p.jobs) for p in mine})
+        for parts, fixed in lines:
+            line = sorted(
+                (
+                    p
+                    for p in mine
+                    if p.parts == parts and (p.gpus if axis == "jobs" else p.jobs) == fixed
+                ),
+                key=lambda p: p.jobs if axis == "jobs" else p.gpus,
+            )
             xs = [p.jobs if axis == "jobs" else p.gpus for p in line]
-            label = "exact" if parts == 1 else f"POP K={parts}"
+            how = "exact" if parts == 1 else f"POP K={parts}"
+            label = f"{how}, {fixed:,} {'GPUs' if axis == 'jobs' else 'jobs'}"
             axes[0][col].plot(xs, [p.wall_s for p in line], "o-", label=label)
             axes[1][col].plot(xs, [p.peak_mib for p in line], "o-", label=label)
-        fixed = [p for p in points if p.axis == axis]
-        if fixed:
-            other = f"{fixed[0].gpus:,} GPUs" if axis == "jobs" else f"{fixed[0].jobs:,} jobs"
-            axes[0][col].set_title(f"against {axis} ({other})")
+        axes[0][col].set_title(f"against {'jobs' if axis == 'jobs' else 'GPUs'}")
+        axes[0][col].axhline(TARGET_S, linestyle=":", color="grey", label="5 minutes")
         axes[1][col].set_xlabel("jobs" if axis == "jobs" else "GPUs")
         for row in (0, 1):
-            axes[row][col].set_xscale("log")
-            axes[row][col].set_yscale("log")
-            axes[row][col].grid(True, which="both", alpha=0.3)
-            axes[row][col].legend()
+            ax = axes[row][col]
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(plain)
+            ax.grid(True, which="both", alpha=0.3)
+            if lines:
+                ax.legend(fontsize="small")
+        axes[0][col].set_yscale("log")
+        axes[0][col].yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axes[0][col].yaxis.set_major_formatter(plain)
+        axes[0][col].yaxis.set_minor_formatter(NullFormatter())
+        axes[1][col].set_ylim(bottom=0)
     axes[0][0].set_ylabel("wall time (s)")
     axes[1][0].set_ylabel("peak memory (MiB)")
     fig.suptitle(f"hetsim scaling: single-GPU jobs, {RATE_PER_GPU} jobs/h per GPU")
@@ -182,6 +202,16 @@ def plot(points: list[Point], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     print(f"\nplot: {path}")
+
+
+def save(points: list[Point], path: Path) -> None:
+    """The points as JSON beside the plot, so that it can be drawn again (``--replot``)."""
+    path.write_text(json.dumps([asdict(p) for p in points], indent=1) + "\n")
+    print(f"points: {path}")
+
+
+def load(paths: list[Path]) -> list[Point]:
+    return [Point(**row) for path in paths for row in json.loads(path.read_text())]
 
 
 def main() -> None:
@@ -196,8 +226,16 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, nargs="+", default=[1])
     parser.add_argument("--policy", default="max_min_fairness_perf")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", type=Path, help="write the plot here (PNG)")
+    parser.add_argument("--plot", type=Path, help="write the plot here (PNG), the points beside it")
+    parser.add_argument(
+        "--replot", type=Path, nargs="+", metavar="JSON", help="draw --plot from saved points"
+    )
     args = parser.parse_args()
+    if args.replot:
+        if not args.plot:
+            parser.error("--replot needs --plot")
+        plot(load(args.replot), args.plot)
+        return
     if args.point:
         gpus, jobs, parts = args.point
         print(json.dumps(run_point(gpus, jobs, parts, args.policy, args.seed)))
@@ -216,6 +254,7 @@ def main() -> None:
         points += line
         report(line, axis)
     if args.plot:
+        save(points, args.plot.with_suffix(".json"))
         plot(points, args.plot)
 
 
