@@ -25,8 +25,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import random
 import statistics
 import sys
@@ -35,16 +33,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_policy_solves import make_problem
+from threadpoolctl import threadpool_limits
 
 from cluster import parse_cluster
 from des.config import SimConfig, WindowConfig, WorkloadConfig
 from des.result import build_result
 from des.simulation import Simulation
+from hetsim.eventlog import configure_logging
 from scheduler import partition, policies, registry
 
 # The 10,000-GPU cluster, with about 4,000 jobs active: smaller job counts get a
@@ -97,11 +96,7 @@ def bench_jct(args: argparse.Namespace) -> None:
         f"{'end':>16s} {'util':>6s} {'solves':>7s} {'wall s':>8s} {'policy s':>9s} "
         f"{'policy vs K=1':>14s}"
     )
-    structlog.configure(  # no event trace: only errors, dropped
-        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
-        logger_factory=structlog.ReturnLoggerFactory(),
-        cache_logger_on_first_use=False,
-    )
+    configure_logging(None)  # no event trace; warnings to stderr, as `hetsim run`
     exact: dict[str, float] = {}
     for k in args.parts:
         config = SimConfig(
@@ -131,17 +126,7 @@ def bench_jct(args: argparse.Namespace) -> None:
         )
 
 
-# One BLAS thread: on this shared 2-core machine a threaded BLAS oversubscribes the cores
-# and the tie-break's dense least-squares polish swings from 0.05 s to 1.6 s (measured at
-# 250 jobs). BLAS reads it when numpy loads, so the script starts itself again with it;
-# a setting already in the environment is kept.
-BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def main() -> None:
-    if not all(v in os.environ for v in BLAS_THREADS):
-        env = {**{v: "1" for v in BLAS_THREADS}, **os.environ}
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     solve = sub.add_parser("solve", help="time one allocation, exact and in K parts")
@@ -159,10 +144,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.parts[0] != 1:
         parser.error("--parts must start with 1 (the exact solve the ratios are against)")
-    if args.what == "solve":
-        bench_solve(args)
-    else:
-        bench_jct(args)
+    # One BLAS thread, as in a run (Simulation.run sets it too): on a shared 2-core
+    # machine a threaded BLAS made the tie-break's dense polish of 250 jobs swing from
+    # 0.05 s to 1.6 s.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if args.what == "solve":
+            bench_solve(args)
+        else:
+            bench_jct(args)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import logging
 import pstats
 import random
 import time
@@ -29,24 +28,16 @@ from dataclasses import replace
 import cvxpy as cp
 import numpy as np
 import simpy
-import structlog
 
 from cluster import parse_cluster
 from des.config import SimConfig, WindowConfig, WorkloadConfig
 from des.result import build_result
 from des.simulation import Simulation
+from hetsim.eventlog import configure_logging
 from scheduler import policies
 from scheduler.problem import Allocation, AllocationProblem
 
 REFERENCE_MINUTES = 8.0  # the reference's wall time for this point here (issue #2)
-
-
-def _quiet() -> None:
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        processors=[structlog.processors.JSONRenderer()],
-        logger_factory=structlog.ReturnLoggerFactory(),
-    )
 
 
 def simpy_yardstick(events: int = 200_000) -> float:
@@ -98,7 +89,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=60, help="LP problems to re-solve via cvxpy")
     parser.add_argument("--profile", action="store_true", help="cProfile the run (slower)")
     args = parser.parse_args()
-    _quiet()
+    configure_logging(None)  # no event trace; warnings to stderr, as `hetsim run`
 
     start, end = (int(v) for v in args.window.split(":"))
     config = SimConfig(

@@ -69,20 +69,13 @@ class Point:
 
 def run_point(gpus: int, jobs: int, parts: int, policy: str, seed: int) -> dict[str, object]:
     """One simulation in this process: its figures as a JSON-ready dict."""
-    import logging
-
-    import structlog
-
     from cluster import parse_cluster
     from des.config import SimConfig, WorkloadConfig
     from des.result import build_result
     from des.simulation import Simulation
+    from hetsim.eventlog import configure_logging
 
-    structlog.configure(  # no event trace: only errors, dropped
-        wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR),
-        logger_factory=structlog.ReturnLoggerFactory(),
-        cache_logger_on_first_use=False,
-    )
+    configure_logging(None)  # no event trace; warnings to stderr, as `hetsim run`
     config = SimConfig(
         policy=policy,
         cluster=parse_cluster(cluster_of(gpus)),

@@ -15,7 +15,6 @@ Usage: ``.venv/bin/python benchmarks/bench_telemetry.py [--multi-gpu]
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import tempfile
@@ -23,24 +22,15 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import structlog
-
 from cluster import parse_cluster
 from des.config import SimConfig, WindowConfig, WorkloadConfig
 from des.simulation import Simulation
+from hetsim.eventlog import configure_logging
 from hetsim.telemetry_file import write_telemetry
 from scheduler.mechanism import RoundPlan
 
 BUDGET = 1.10
 WARMUP_JOBS = 60
-
-
-def _quiet() -> None:
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-        processors=[structlog.processors.JSONRenderer()],
-        logger_factory=structlog.ReturnLoggerFactory(),
-    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    _quiet()
+    configure_logging(None)  # no event trace; warnings to stderr, as `hetsim run`
     config = SimConfig(
         policy="max_min_fairness_perf",
         cluster=parse_cluster("36:36:36", gpus_per_server=args.gpus_per_server),

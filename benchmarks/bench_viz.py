@@ -14,13 +14,12 @@ of the test suite.
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from pathlib import Path
 
-import structlog
 from playwright.sync_api import sync_playwright
 
+from hetsim.eventlog import configure_logging
 from viz.browser import launch
 from viz.encode import encode
 from viz.rundata import read_run
@@ -35,7 +34,7 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path)
     parser.add_argument("--at", help="seek here before the screenshot: a round or HOURSh")
     args = parser.parse_args()
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    configure_logging(None)  # warnings to stderr, as `hetsim run`
     run_dir = args.dirs[0]
     t0 = time.perf_counter()
     data = read_run(run_dir)

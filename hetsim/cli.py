@@ -8,20 +8,18 @@ code 2; nothing is left half-written.
 
 from __future__ import annotations
 
-import logging
 import math
 import shutil
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
-import structlog
 from tqdm import tqdm
 
 import scenarios
@@ -40,7 +38,7 @@ from des.simulation import Simulation, load_workload
 from hetsim import limits, telemetry_file
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError, option_error
-from hetsim.eventlog import trace_processors
+from hetsim.eventlog import configure_logging
 from hetsim.output import check_output_file, dumps
 from hetsim.policy_list import policy_lines
 from hetsim.rundir import StagedDir, check_target
@@ -74,33 +72,6 @@ STATE_FILE = "state.json"
 
 
 # -- structlog configuration (the CLI's job, never a library module's) --------------------
-
-
-def _echo_warnings(
-    _: Any, method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    if method in ("warning", "error", "critical"):
-        msg = event_dict.get("message") or event_dict.get("detail") or ""
-        click.echo(f"warning: {event_dict.get('event')}: {msg}".rstrip(": "), err=True)
-    return event_dict
-
-
-def configure_logging(events_file: TextIO | None) -> None:
-    """Events to ``events_file`` as JSON lines (all levels), or only warnings to stderr."""
-    if events_file is not None:
-        structlog.configure(
-            processors=trace_processors(_echo_warnings),
-            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-            logger_factory=structlog.WriteLoggerFactory(file=events_file),
-            cache_logger_on_first_use=False,
-        )
-    else:
-        structlog.configure(
-            processors=[_echo_warnings, structlog.processors.JSONRenderer()],
-            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-            logger_factory=structlog.ReturnLoggerFactory(),
-            cache_logger_on_first_use=False,
-        )
 
 
 # -- argument parsing helpers -------------------------------------------------------------

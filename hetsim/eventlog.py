@@ -1,11 +1,14 @@
 """How an event becomes a line of ``events.jsonl``: the processors both the CLI's trace
-and ``hetsim replay --verify``'s re-run render with, so the two agree byte for byte."""
+and ``hetsim replay --verify``'s re-run render with, so the two agree byte for byte,
+and the output set-up of a command (the CLI's, and the benchmarks')."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
+import click
 import structlog
 
 Processor = Any
@@ -27,3 +30,30 @@ def trace_processors(*before_render: Processor) -> list[Processor]:
         event_first,
         structlog.processors.JSONRenderer(),
     ]
+
+
+def _echo_warnings(
+    _: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    if method in ("warning", "error", "critical"):
+        msg = event_dict.get("message") or event_dict.get("detail") or ""
+        click.echo(f"warning: {event_dict.get('event')}: {msg}".rstrip(": "), err=True)
+    return event_dict
+
+
+def configure_logging(events_file: TextIO | None) -> None:
+    """Events to ``events_file`` as JSON lines (all levels), or only warnings to stderr."""
+    if events_file is not None:
+        structlog.configure(
+            processors=trace_processors(_echo_warnings),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            logger_factory=structlog.WriteLoggerFactory(file=events_file),
+            cache_logger_on_first_use=False,
+        )
+    else:
+        structlog.configure(
+            processors=[_echo_warnings, structlog.processors.JSONRenderer()],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.ReturnLoggerFactory(),
+            cache_logger_on_first_use=False,
+        )
