@@ -16,25 +16,12 @@ import simpy
 import structlog
 
 from des.config import WindowConfig
+from des.jobrecords import Completion, CompletionLog
 from des.monitor import Observation
 from scheduler.jobstate import ActiveJobs
 from scheduler.mechanism import MAX_FAILED_ATTEMPTS, Dispatch, RoundMechanism, running_sum
 
 log = structlog.get_logger()
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """A finished job: when it arrived and finished, and its GPU count."""
-
-    job_id: int
-    arrival: float
-    finish: float
-    scale_factor: int
-
-    @property
-    def jct(self) -> float:
-        return self.finish - self.arrival
 
 
 class CompletionTracker:
@@ -77,7 +64,8 @@ class CompletionTracker:
         # Seconds of service each active job received on each type since it arrived.
         self.received_s: dict[int, np.ndarray] = {}
         self._num_types = num_types
-        self.completed: list[Completion] = []
+        # Finished jobs, spilled to a scratch file by chunks (memory bounded by one).
+        self.completed = CompletionLog()
         self.failed: list[Completion] = []
         self.monitor_feed = simpy.Store(env)
         self.done: simpy.Event = env.event()

@@ -33,14 +33,13 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
     completions = outcome.completions
     window_total: int | None
     if window is not None:
-        in_window = [c for c in completions if c.job_id in window]
+        jcts = completions.jcts(window.start, window.end)
         window_total = window.size
         window_desc: dict[str, Any] | None = {"start": window.start, "end": window.end}
     else:
-        in_window = list(completions)
+        jcts = completions.jcts()
         window_total = outcome.jobs_arrived if outcome.end_reason == "all_jobs_done" else None
         window_desc = None
-    jcts = np.array([c.jct for c in in_window], dtype=float)
     avg = float(jcts.mean()) if jcts.size else None
     sim_time = outcome.sim_time
     capacity = np.array(outcome.gpu_counts, dtype=float) * sim_time
@@ -52,7 +51,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         )
     }
     verdict = outcome.saturation
-    unfinished = None if window_total is None else window_total - len(in_window)
+    unfinished = None if window_total is None else window_total - jcts.size
     if window is not None:
         unrunnable = sum(1 for j in outcome.unrunnable if j in window)
         failed = sum(1 for f in outcome.failed if f.job_id in window)
@@ -69,7 +68,7 @@ def build_result(outcome: RunOutcome) -> dict[str, Any]:
         "jct_p90_s": _percentile(jcts, 90),
         "jct_p99_s": _percentile(jcts, 99),
         "window": window_desc,
-        "window_jobs_completed": len(in_window),
+        "window_jobs_completed": int(jcts.size),
         "window_jobs_total": window_total,
         "window_jobs_unfinished": unfinished,
         "window_jobs_unrunnable": unrunnable,

@@ -28,8 +28,9 @@ from threadpoolctl import threadpool_limits
 
 from cluster import Placer, Topology
 from des.arrivals import arrival_process
-from des.completion import Completion, CompletionTracker
+from des.completion import CompletionTracker
 from des.config import SimConfig
+from des.jobrecords import Completion, CompletionLog
 from des.monitor import SaturationDetector, Verdict, saturation_monitor
 from des.rounds import RoundScheduler
 from des.snapshot import snapshot
@@ -66,7 +67,8 @@ class RunOutcome:
     saturation: Verdict | None
     sim_time: float
     wall_time: float
-    completions: tuple[Completion, ...]
+    # Finished jobs in finishing order (spilled to a scratch file by chunks).
+    completions: CompletionLog
     jobs_arrived: int
     rounds: int
     busy_gpu_s: float
@@ -386,7 +388,7 @@ class Simulation:
             saturation=self.verdict,
             sim_time=float(self.env.now),
             wall_time=wall,
-            completions=tuple(self.tracker.completed),
+            completions=self.tracker.completed,
             jobs_arrived=self.scheduler.arrived,
             rounds=self.scheduler.rounds,
             busy_gpu_s=self.tracker.busy_gpu_s,

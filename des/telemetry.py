@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cluster import Topology
-from des.completion import Completion
 from des.config import SaturationConfig, WindowConfig
+from des.jobrecords import CompletionLog
 from des.monitor import Verdict
 from scheduler.jobstate import ActiveJobs
 from scheduler.mechanism import RoundPlan
@@ -164,7 +164,7 @@ class TelemetryCollector:
         time_s: float,
         round_no: int,
         jobs_arrived: int,
-        completed: Sequence[Completion],
+        completed: CompletionLog,
     ) -> None:
         """Reduces a round's plan to arrays and records it (the round process's hook).
         ``completed``: the tracker's list of completions so far (read, not copied)."""
@@ -201,7 +201,7 @@ class TelemetryCollector:
         active_jobs: int,
         running_jobs: int,
         jobs_arrived: int,
-        completed: Sequence[Completion],
+        completed: CompletionLog,
         solve: tuple[Sequence[str | None], float] | None,
     ) -> None:
         """Appends one round: busy and fragmented GPUs per type (None: no contiguity,
@@ -222,7 +222,7 @@ class TelemetryCollector:
         done = len(completed)
         c["jobs_completed"][i] = done
         w = self.saturation.window_completions
-        if done > w and time_s > (first := completed[done - w - 1].finish):
+        if done > w and time_s > (first := completed.finish_at(done - w - 1)):
             c["completion_rate_per_h"][i] = w * HOUR / (time_s - first)
         else:
             c["completion_rate_per_h"][i] = math.nan
@@ -246,7 +246,7 @@ class TelemetryCollector:
         return cfg.window_completions
 
     def columns(
-        self, verdict: Verdict | None = None, completed: Sequence[Completion] = ()
+        self, verdict: Verdict | None = None, completed: CompletionLog | None = None
     ) -> dict[str, npt.NDArray[Any]]:
         """The table, column name -> 1-D array, in documented order. With a verdict the
         rounds from the first completion it rests on are marked ``saturated``."""

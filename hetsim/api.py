@@ -26,6 +26,7 @@ from des.simulation import Simulation
 from hetsim import replay
 from hetsim.errors import InputError
 from hetsim.eventlog import trace_processors
+from hetsim.jobs_file import JOBS_FILE, read_jobs, write_jobs
 from hetsim.output import dumps
 from hetsim.rundir import StagedDir, check_target
 
@@ -57,6 +58,8 @@ class Result:
     _replay: replay.Replay | None = None
     # With stop_at=HOURS: the state at that instant (DIR/state.json), else None.
     state: dict[str, Any] | None = None
+    # DIR/jobs.parquet read before a temporary directory went (a run without ``out``).
+    _jobs_table: Any = None
 
     def __getattr__(self, name: str) -> Any:
         summary = self.__dict__.get("summary", {})
@@ -80,7 +83,14 @@ class Result:
     def jobs(self) -> pd.DataFrame:
         """One row per job seen: ``job_id, model, scale_factor, arrival_s, start_s``
         (first placement), ``finish_s, jct_s``, and ``gpu_s_<type>`` (GPU-seconds held on
-        each GPU type: seconds holding GPUs x their number)."""
+        each GPU type: seconds holding GPUs x their number). A run without an event
+        trace gives ``DIR/jobs.parquet`` instead: the jobs that finished or failed, with
+        ``job_id, arrival_s, finish_s, jct_s, scale_factor, status, in_window``."""
+        if self._replay is None:
+            if self._jobs_table is not None:
+                return self._jobs_table.to_pandas()
+            if self.path is not None and (self.path / JOBS_FILE).is_file():
+                return read_jobs(self.path / JOBS_FILE).to_pandas()
         rep = self._events()
         types = [str(t) for t in self.summary["config"]["cluster"]["gpu_types"]]
         rows = []
@@ -212,6 +222,8 @@ def run(
         return _run_into(config, Path(out), events)
     with tempfile.TemporaryDirectory(prefix="hetsim-run-") as tmp:
         result = _run_into(config, Path(tmp) / "run", events)
+        if result._replay is None:
+            result._jobs_table = read_jobs(Path(tmp) / "run" / JOBS_FILE)
         result.path = None
         return result
 
@@ -240,6 +252,8 @@ def _run_into(config: SimConfig, out_dir: Path, events: bool) -> Result:
                 events_fh.close()
             structlog.configure(**saved)
         (staged.path / "result.json").write_text(dumps(build_result(outcome)), encoding="utf-8")
+        write_jobs(staged.path, outcome.completions, outcome.failed, config.window)
+        outcome.completions.close()
         if outcome.state is not None:
             (staged.path / STATE_FILE).write_text(dumps(outcome.state), encoding="utf-8")
         staged.commit()

@@ -39,6 +39,7 @@ from hetsim import limits, telemetry_file
 from hetsim import replay as replay_mod
 from hetsim.errors import InputError, option_error
 from hetsim.eventlog import configure_logging
+from hetsim.jobs_file import write_jobs
 from hetsim.output import check_output_file, dumps
 from hetsim.policy_list import policy_lines
 from hetsim.rundir import StagedDir, check_target
@@ -332,9 +333,11 @@ def run(**opts: Any) -> None:
         if progress is not None and sys.stderr.isatty():
             sys.stderr.write("\n")
         result = build_result(outcome)
+        write_jobs(staged.path, outcome.completions, outcome.failed, config.window)
         if sim.telemetry is not None:
             columns = sim.telemetry.columns(outcome.saturation, outcome.completions)
             telemetry_file.write_telemetry(staged.path, columns, telemetry)
+        outcome.completions.close()
         (staged.path / "result.json").write_text(dumps(result), encoding="utf-8")
         if outcome.state is not None:
             (staged.path / STATE_FILE).write_text(dumps(outcome.state), encoding="utf-8")

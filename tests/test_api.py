@@ -88,8 +88,25 @@ def test_load_and_run_from_a_config(result: hetsim.Result) -> None:
     )
     again = hetsim.run(config, events=False)
     assert again.path is None and again.avg_jct_s == result.avg_jct_s
+    # without events, jobs are the run's jobs.parquet: finished jobs, no placements
+    plain = again.jobs
+    full = result.jobs
+    assert list(plain.columns) == [
+        "job_id",
+        "arrival_s",
+        "finish_s",
+        "jct_s",
+        "scale_factor",
+        "status",
+        "in_window",
+    ]
+    window = plain[plain.in_window]
+    assert float(window.jct_s.mean()) == result.avg_jct_s
+    finished = full.dropna(subset=["finish_s"]).set_index("job_id")
+    assert sorted(plain.job_id) == sorted(finished.index)
+    assert (plain.set_index("job_id").jct_s == finished.jct_s.loc[plain.job_id]).all()
     with pytest.raises(InputError, match="no event trace"):
-        _ = again.jobs
+        _ = again.telemetry
 
 
 def test_bad_options_are_input_errors() -> None:

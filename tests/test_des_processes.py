@@ -13,7 +13,8 @@ from structlog.testing import capture_logs
 
 from cluster import ClusterSpec, Placer, Topology
 from des.arrivals import arrival_process
-from des.completion import Completion, CompletionTracker
+from des.completion import CompletionTracker
+from des.jobrecords import Completion
 from des.rounds import RoundScheduler
 from des.worker import GpuWorker
 from scheduler import registry

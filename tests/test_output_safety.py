@@ -44,7 +44,7 @@ def test_a_run_marks_its_directory_and_force_replaces_only_its_files(
     marker = json.loads((out / MARKER).read_text())
     assert marker == {
         "written_by": "hetsim",
-        "files": ["events.jsonl", "result.json", "telemetry.parquet"],
+        "files": ["events.jsonl", "jobs.parquet", "result.json", "telemetry.parquet"],
     }
     assert f"wrote {out / 'result.json'} and {out / 'events.jsonl'}" in stdout
     code, _, err = _run(out, capsys)
@@ -52,7 +52,12 @@ def test_a_run_marks_its_directory_and_force_replaces_only_its_files(
     assert (out / "events.jsonl").exists()
     code, _, _ = _run(out, capsys, "--force", "--quiet")
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == [MARKER, "result.json", "telemetry.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        MARKER,
+        "jobs.parquet",
+        "result.json",
+        "telemetry.parquet",
+    ]
     assert _staging(tmp_path, "r") == []
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
 

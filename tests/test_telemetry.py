@@ -191,7 +191,11 @@ def test_cli_writes_parquet_by_default_csv_on_request_and_none(
     for name, flag in (("a", "parquet"), ("b", "parquet"), ("c", "csv"), ("d", "none")):
         code, _, err = run_cli([*base, "--telemetry", flag, "--out", str(tmp_path / name)], capsys)
         assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [".hetsim-run", "result.json"]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [
+        ".hetsim-run",
+        "jobs.parquet",
+        "result.json",
+    ]
     a = read_telemetry(tmp_path / "a" / "telemetry.parquet")
     b = read_telemetry(tmp_path / "b" / "telemetry.parquet")
     c = read_telemetry(tmp_path / "c" / "telemetry.csv")
