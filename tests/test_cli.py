@@ -74,10 +74,12 @@ def test_events_and_results_are_byte_identical_across_runs(
             (
                 (out / "events.jsonl").read_bytes(),
                 strip_wall_clock(json.loads((out / "result.json").read_text())),
+                (out / "jobs.parquet").read_bytes(),
             )
         )
     assert texts[0][0] == texts[1][0]
     assert texts[0][1] == texts[1][1]
+    assert texts[0][2] == texts[1][2]
     lines = texts[0][0].decode().splitlines()
     events = [json.loads(line) for line in lines]
     assert all(list(e)[:2] == ["event", "sim_time"] for e in events)

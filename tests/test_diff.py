@@ -208,6 +208,7 @@ def test_a_run_without_events_is_one_line_and_exit_2(
     assert err.strip().count("\n") == 0 and "events.jsonl" in err and str(empty) in err
 
 
+@pytest.mark.slow  # a whole-system run (CI runs the slow tests too)
 @pytest.mark.skipif(not SHARED_G1.is_dir(), reason="reference runs not available")
 def test_reads_the_shared_reference_case_g1() -> None:
     """g1: 14,266 logged rounds, band 2000:2500, the printed band average."""

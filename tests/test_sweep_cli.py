@@ -210,6 +210,7 @@ def test_quick_variant_of_each_figure(
 _SMALL_QUICK = '[quick]\ncluster = "8:8:8"\nrates = [{rate}]\nwindow = "0:10"\nseeds = [0]\n'
 
 
+@pytest.mark.slow  # a whole-system run (CI runs the slow tests too)
 @pytest.mark.parametrize(("figure", "rate"), [("fig9", 0.4), ("fig10", 0.2), ("fig11", 0.2)])
 def test_every_policy_of_each_figure_runs_through_a_sweep(
     figure: str,

@@ -183,6 +183,7 @@ def test_a_dead_worker_costs_one_run_and_a_fresh_pool_takes_the_rest(
     )
 
 
+@pytest.mark.slow  # a whole-system run (CI runs the slow tests too)
 def test_local_process_pool_and_dask_local_cluster_give_the_same_results(
     tiny: SweepSpec, tmp_path: Path
 ) -> None:
@@ -204,6 +205,7 @@ def test_local_process_pool_and_dask_local_cluster_give_the_same_results(
     assert results(pool.records) == results(dask.records)
 
 
+@pytest.mark.slow  # a whole-system run (CI runs the slow tests too)
 def test_sigkill_midway_then_restart_loses_no_finished_run(tmp_path: Path) -> None:
     """Kill the whole sweep (runner and workers) with SIGKILL while runs are going; every
     file left is whole, and the same command finishes the sweep without redoing any."""

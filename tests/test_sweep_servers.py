@@ -257,6 +257,7 @@ def _thread() -> Iterator[Backend]:
         yield Backend(pool, 1, "1 thread")
 
 
+@pytest.mark.slow  # a whole-system run (CI runs the slow tests too)
 def test_a_sweep_over_two_server_sizes_runs_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,6 @@ runs now. Multi-GPU jobs are not supported by AlloX and get no allocation.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from scheduler.policies.base import PolicyContext
 from scheduler.problem import Allocation, AllocationProblem
@@ -61,6 +60,8 @@ def allox(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
         (process[:, None, :] * positions[None, :, None]).reshape(k, depth * g), UNRUNNABLE
     )
     cost += problem.times_since_start[jobs, None]
+    from scipy.optimize import linear_sum_assignment  # 0.4 s to import: when used
+
     rows, cols = linear_sum_assignment(cost)
     head: dict[int, tuple[int, int]] = {}  # gpu -> (position, job row)
     for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
