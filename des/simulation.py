@@ -44,8 +44,9 @@ from workloads import (
     Job,
     ThroughputTable,
     generate,
+    iter_trace,
     load_throughputs,
-    read_trace,
+    scan_trace,
 )
 from workloads.traces import TraceJobs, TraceOptions, with_seed
 
@@ -104,15 +105,22 @@ def open_real_trace(config: SimConfig, throughputs: ThroughputTable) -> TraceJob
     return TraceJobs(wl.trace_path, wl.trace_format, options, throughputs, config.cluster.gpu_types)
 
 
-def load_workload(config: SimConfig, throughputs: ThroughputTable) -> Iterator[Job]:
-    """The run's jobs in arrival order: the seeded generator's stream, or a trace."""
+def load_workload(
+    config: SimConfig, throughputs: ThroughputTable, *, checked: bool = False
+) -> Iterator[Job]:
+    """The run's jobs in arrival order: the seeded generator's stream, or a trace.
+
+    A Gavel TSV trace is streamed (no job is held before it arrives); unless ``checked``
+    (the caller scanned it already), every line is checked first, so a bad line is an
+    error before the run, not during it."""
     wl = config.workload
     if wl.real_trace:
         jobs: Iterable[Job] = open_real_trace(config, throughputs)
     elif wl.trace_path is not None:
-        jobs = read_trace(
-            wl.trace_path, throughputs=throughputs, gpu_types=config.cluster.gpu_types
-        )
+        types = config.cluster.gpu_types
+        if not checked:
+            scan_trace(wl.trace_path, throughputs=throughputs, gpu_types=types)
+        jobs = iter_trace(wl.trace_path, throughputs=throughputs, gpu_types=types)
     else:
         assert wl.rate_per_hour is not None
         types = tuple(dict.fromkeys((*config.cluster.gpu_types, wl.reference_type)))

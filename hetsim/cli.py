@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -60,6 +60,7 @@ from workloads import (
     ThroughputTable,
     generate_n,
     load_throughputs,
+    scan_trace,
     write_trace,
 )
 from workloads.traces import FORMAT_NAMES
@@ -349,29 +350,31 @@ def run(**opts: Any) -> None:
             click.echo(f"  wrote {out_dir / STATE_FILE} (the state at t = {opts['stop_at']} h)")
 
 
-def _trace_jobs(config: SimConfig, throughputs: ThroughputTable) -> list[Job] | None:
-    """A trace's jobs, read before the run so that a window reaching past the trace's
-    last job is refused instead of reported as jobs that never finished."""
-    if config.workload.trace_path is None or config.workload.real_trace:
+def _trace_jobs(config: SimConfig, throughputs: ThroughputTable) -> Iterator[Job] | None:
+    """A Gavel TSV trace's jobs, every line checked before the run (so that a bad line,
+    or a window reaching past the trace's last job, is refused instead of reported as
+    jobs that never finished), then streamed into it."""
+    wl = config.workload
+    if wl.trace_path is None or wl.real_trace:
         return None  # a real trace is read (and its window checked) by workloads.traces
-    jobs = list(load_workload(config, throughputs))
-    if config.partitions > 1 and jobs:
+    scan = scan_trace(wl.trace_path, throughputs, config.cluster.gpu_types, limit=wl.max_jobs)
+    if config.partitions > 1:
         checked_partitions(
             config.partitions,
             config.cluster,
             [config.policy],
             quirks=config.quirks == "gavel",
-            largest_job=max(job.scale_factor for job in jobs),
+            largest_job=scan.largest_scale_factor,
         )
     window = config.window
-    if window is not None and window.end > len(jobs):
+    if window is not None and window.end > scan.jobs:
         raise InputError(
             f"{window.start}:{window.end} reaches beyond the workload: the trace has "
-            f"{len(jobs)} jobs (ids 0-{len(jobs) - 1})",
+            f"{scan.jobs} jobs (ids 0-{scan.jobs - 1})",
             source="--window",
             field="window",
         )
-    return jobs
+    return load_workload(config, throughputs, checked=True)
 
 
 def build_config(opts: dict[str, Any]) -> SimConfig:

@@ -301,3 +301,41 @@ def test_failed_write_keeps_the_old_trace(tmp_path: Path, table: ThroughputTable
     assert write_trace(path, jobs) == 10
     assert len(read_trace(path)) == 10
     assert [p.name for p in tmp_path.iterdir()] == ["t.tsv"]
+
+
+def test_a_trace_streams_and_a_scan_checks_every_line_first(
+    tmp_path: Path, table: ThroughputTable
+) -> None:
+    """iter_trace yields jobs as it reads (the bad last line is reached only after the
+    good ones); scan_trace checks the whole file, counting the first `limit` jobs;
+    a run's workload refuses the file before its first job."""
+    from cluster import parse_cluster
+    from des.config import SimConfig, WorkloadConfig
+    from des.simulation import Simulation
+    from workloads.trace import iter_trace, scan_trace
+
+    path = tmp_path / "t.tsv"
+    model = "ResNet-50 (batch size 64)"
+    lines = [
+        _line(job_type=model, arrival_time=f"{i}.0", scale_factor=str(1 + i % 2)) for i in range(5)
+    ]
+    path.write_text("\n".join([*lines, _line(total_steps="x")]) + "\n", encoding="utf-8")
+    stream = iter_trace(path)
+    assert [next(stream).job_id for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(InputError, match=_where(path, 6, "total_steps")):
+        next(stream)
+    with pytest.raises(InputError, match=_where(path, 6, "total_steps")):
+        scan_trace(path)
+    config = SimConfig(
+        policy="fifo",
+        cluster=parse_cluster("2:2:2"),
+        workload=WorkloadConfig(trace_path=str(path)),
+        window=None,
+    )
+    with pytest.raises(InputError, match=_where(path, 6, "total_steps")):
+        Simulation(config, throughputs=table)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    scan = scan_trace(path, table, ["v100", "p100", "k80"], limit=3)
+    assert (scan.jobs, scan.largest_scale_factor) == (3, 2)
+    assert scan_trace(path).jobs == 5
+    assert read_trace(path) == list(iter_trace(path))

@@ -8,7 +8,7 @@ from workloads.generator import GeneratorConfig, generate, generate_n
 from workloads.job import Job
 from workloads.templates import TEMPLATES, JobTemplate, template_for
 from workloads.throughputs import ThroughputTable, load_throughputs
-from workloads.trace import format_job, read_trace, write_trace
+from workloads.trace import format_job, iter_trace, read_trace, scan_trace, write_trace
 
 __all__ = [
     "TEMPLATES",
@@ -19,8 +19,10 @@ __all__ = [
     "format_job",
     "generate",
     "generate_n",
+    "iter_trace",
     "load_throughputs",
     "read_trace",
+    "scan_trace",
     "template_for",
     "write_trace",
 ]

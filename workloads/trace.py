@@ -9,20 +9,27 @@ are written as the reference writes them, so integers are truncated.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import NoReturn
 
 from hetsim import limits
 from hetsim.errors import InputError
 from workloads.job import Job
-from workloads.textfile import read_text
 from workloads.throughputs import ThroughputTable, key_text
 
-__all__ = ["FIELDS", "format_job", "read_trace", "write_trace"]
+__all__ = [
+    "FIELDS",
+    "TraceScan",
+    "format_job",
+    "iter_trace",
+    "read_trace",
+    "scan_trace",
+    "write_trace",
+]
 
 FIELDS: tuple[str, ...] = (
     "job_type",
@@ -92,48 +99,100 @@ def write_trace(path: str | os.PathLike[str], jobs: Iterable[Job]) -> int:
     return count
 
 
+def iter_trace(
+    path: str | os.PathLike[str],
+    throughputs: ThroughputTable | None = None,
+    gpu_types: Sequence[str] | None = None,
+) -> Iterator[Job]:
+    """A trace's jobs as the file is read, one line at a time (the file is never held
+    whole, nor are the jobs); job ids are 0..n-1 in file order, blank lines skipped.
+
+    With ``throughputs``, every (job_type, scale_factor) must be in the table (for each
+    of ``gpu_types`` when given, else for every type it has). Raises InputError naming
+    the file, line and field of the first problem when it is reached: call
+    :func:`scan_trace` first to check the whole file before anything runs.
+    """
+    source = os.fspath(path)
+    if throughputs is not None and gpu_types is not None:
+        throughputs.require_types(gpu_types, context=f"trace {source}")
+    try:
+        f = open(path, encoding="utf-8")  # noqa: SIM115 - closed below, lines streamed
+    except OSError as exc:
+        raise InputError(f"cannot read trace: {exc.strerror}", source=source) from exc
+    count = 0
+    last_arrival = -math.inf
+    with f:
+        lineno = 0
+        while True:
+            try:
+                raw = f.readline()
+            except UnicodeDecodeError as exc:
+                raise InputError("trace is not UTF-8 text", source=source) from exc
+            except OSError as exc:
+                raise InputError(f"cannot read trace: {exc.strerror}", source=source) from exc
+            if not raw:
+                break
+            lineno += 1
+            text = raw.rstrip("\r\n")
+            if not text.strip():
+                continue
+            parser = _LineParser(source, lineno)
+            if count == limits.MAX_JOBS:
+                parser.fail("job_type", f"a trace may hold at most {limits.MAX_JOBS:,} jobs")
+            job = parser.job(count, text)
+            if job.arrival_time < last_arrival:
+                parser.fail(
+                    "arrival_time",
+                    f"arrival times must not decrease ({job.arrival_time:f} after "
+                    f"{last_arrival:f})",
+                )
+            if throughputs is not None:
+                if not throughputs.has(job.model, job.scale_factor, gpu_types):
+                    parser.fail(
+                        "job_type",
+                        f"throughput file {throughputs.source} lacks "
+                        f"{key_text(job.model, job.scale_factor)}",
+                    )
+                parser.duration(job, throughputs, gpu_types)
+            last_arrival = job.arrival_time
+            count += 1
+            yield job
+    if not count:
+        raise InputError("trace has no jobs (the file is empty)", source=source)
+
+
+@dataclass(frozen=True)
+class TraceScan:
+    """What one checking pass over a trace found: its job count and largest job."""
+
+    jobs: int
+    largest_scale_factor: int
+
+
+def scan_trace(
+    path: str | os.PathLike[str],
+    throughputs: ThroughputTable | None = None,
+    gpu_types: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> TraceScan:
+    """Checks every line of a trace (as :func:`iter_trace`) without keeping the jobs;
+    the count and largest job are of the first ``limit`` jobs when given (a run's
+    ``--max-jobs``), the rest still checked."""
+    count = largest = 0
+    for job in iter_trace(path, throughputs, gpu_types):
+        if limit is None or count < limit:
+            count += 1
+            largest = max(largest, job.scale_factor)
+    return TraceScan(count, largest)
+
+
 def read_trace(
     path: str | os.PathLike[str],
     throughputs: ThroughputTable | None = None,
     gpu_types: Sequence[str] | None = None,
 ) -> list[Job]:
-    """Read a trace; job ids are 0..n-1 in file order and blank lines are skipped.
-
-    With ``throughputs``, every (job_type, scale_factor) must be in the table
-    (for each of ``gpu_types`` when given, else for every type it has).
-    Raises InputError naming the file, line and field of the first problem.
-    """
-    source = os.fspath(path)
-    if throughputs is not None and gpu_types is not None:
-        throughputs.require_types(gpu_types, context=f"trace {source}")
-    lines = io.StringIO(read_text(path, "trace")).readlines()
-    jobs: list[Job] = []
-    for lineno, raw in enumerate(lines, start=1):
-        text = raw.rstrip("\r\n")
-        if not text.strip():
-            continue
-        parser = _LineParser(source, lineno)
-        if len(jobs) == limits.MAX_JOBS:
-            parser.fail("job_type", f"a trace may hold at most {limits.MAX_JOBS:,} jobs")
-        job = parser.job(len(jobs), text)
-        if jobs and job.arrival_time < jobs[-1].arrival_time:
-            parser.fail(
-                "arrival_time",
-                f"arrival times must not decrease ({job.arrival_time:f} after "
-                f"{jobs[-1].arrival_time:f})",
-            )
-        if throughputs is not None:
-            if not throughputs.has(job.model, job.scale_factor, gpu_types):
-                parser.fail(
-                    "job_type",
-                    f"throughput file {throughputs.source} lacks "
-                    f"{key_text(job.model, job.scale_factor)}",
-                )
-            parser.duration(job, throughputs, gpu_types)
-        jobs.append(job)
-    if not jobs:
-        raise InputError("trace has no jobs (the file is empty)", source=source)
-    return jobs
+    """Every job of a trace, as a list (see :func:`iter_trace` for the checks)."""
+    return list(iter_trace(path, throughputs, gpu_types))
 
 
 class _LineParser:
