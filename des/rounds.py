@@ -10,6 +10,7 @@ it sleeps until the next arrival.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -154,6 +155,9 @@ class RoundScheduler:
     def run(self) -> Generator[simpy.Event, Any, None]:
         env = self.env
         previous: dict[int, tuple[int, ...]] = {}
+        # Whether info events go anywhere (the event trace): without one, the round's
+        # events and the placements they compare are not built at all.
+        info = _info_enabled()
         while True:
             started = time.perf_counter()
             self._admit()
@@ -161,8 +165,9 @@ class RoundScheduler:
             self.rounds += 1
             if plan.solve is not None:
                 self.solver_stats.add(plan.solve)
-                self._log_solve(plan.solve)
-            previous = self._log_round(plan, previous)
+                self._log_solve(plan.solve, info)
+            if info:
+                previous = self._log_round(plan, previous)
             if self.on_plan is not None:
                 self.on_plan(plan)
             self.mechanism_s += time.perf_counter() - started
@@ -194,13 +199,8 @@ class RoundScheduler:
                     workers[gpu].hold(*key)
         self._leased = now
 
-    def _log_solve(self, report: SolveReport) -> None:
+    def _log_solve(self, report: SolveReport, info: bool = True) -> None:
         alloc = report.allocation
-        attempts = [
-            {"solver": a.solver, "status": a.status, "detail": a.detail}
-            for sol in alloc.solves
-            for a in sol.attempts
-        ]
         for sol in alloc.solves:
             for a in sol.attempts[:-1] if sol.ok else sol.attempts:
                 log.warning(
@@ -210,6 +210,13 @@ class RoundScheduler:
                     status=a.status,
                     detail=a.detail,
                 )
+        if not info:
+            return
+        attempts = [
+            {"solver": a.solver, "status": a.status, "detail": a.detail}
+            for sol in alloc.solves
+            for a in sol.attempts
+        ]
         log.info(
             "allocation_solved",
             sim_time=report.time,
@@ -262,3 +269,9 @@ class RoundScheduler:
             moved=moved,
             partner=partner if d.partner >= 0 else None,
         )
+
+
+def _info_enabled() -> bool:
+    """Whether the configured logger passes info events (True when it cannot say)."""
+    check = getattr(log.bind(), "is_enabled_for", None)
+    return True if check is None else bool(check(logging.INFO))

@@ -93,6 +93,24 @@ def test_same_config_and_seed_give_identical_results_and_events() -> None:
     assert len(runs[0][1]) > 100
 
 
+def test_a_run_without_an_event_trace_gives_the_same_result() -> None:
+    """With info events going nowhere the round events are not built at all; the
+    result is the same as the traced run's, warnings still get out."""
+    import structlog
+
+    from hetsim.eventlog import configure_logging
+
+    traced, logs = _small("max_min_fairness")
+    assert any(e["event"] == "round_started" for e in logs)
+    saved = structlog.get_config()
+    try:
+        configure_logging(None)  # the CLI without --events: warnings only
+        plain = _run(_config("max_min_fairness"))
+    finally:
+        structlog.configure(**saved)
+    assert strip_wall_clock(plain) == strip_wall_clock(traced)
+
+
 def test_different_seeds_differ() -> None:
     """The seed reaches the workload: another seed, another result."""
     a, _ = _small("max_min_fairness_perf", seed=1)
