@@ -178,9 +178,7 @@ class CompletionTracker:
         window = self._window
         if window is not None:
             ids, partners = batch.ids[sel], batch.partners[sel]
-            inside = ((ids >= window.start) & (ids < window.end)) | (
-                (partners >= window.start) & (partners < window.end)
-            )
+            inside = window.contains(ids) | window.contains(partners)
             if inside.any():
                 self.window_service_gpu_s = running_sum(self.window_service_gpu_s, gpu_s[inside])
         by_type = self.busy_gpu_s_by_type

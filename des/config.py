@@ -10,6 +10,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from cluster import ClusterSpec
 from hetsim import limits
 from scheduler import conic, partition, policies, registry
@@ -58,6 +61,10 @@ class WindowConfig:
 
     def __contains__(self, job_id: object) -> bool:
         return isinstance(job_id, int) and self.start <= job_id < self.end
+
+    def contains(self, job_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """``job_id in self`` for each of an array of ids."""
+        return (job_ids >= self.start) & (job_ids < self.end)
 
     @property
     def size(self) -> int:

@@ -45,9 +45,7 @@ def _batch(
 ) -> pa.RecordBatch:
     n = ids.size
     jct = pa.array(finish - arrival) if status == "completed" else pa.nulls(n, pa.float64())
-    inside = (
-        np.ones(n, dtype=bool) if window is None else (ids >= window.start) & (ids < window.end)
-    )
+    inside = np.ones(n, dtype=bool) if window is None else window.contains(ids)
     statuses = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(n, dtype=np.int8)), pa.array([status], type=pa.string())
     )
