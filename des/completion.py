@@ -19,7 +19,13 @@ from des.config import WindowConfig
 from des.jobrecords import Completion, CompletionLog
 from des.monitor import Observation
 from scheduler.jobstate import ActiveJobs
-from scheduler.mechanism import MAX_FAILED_ATTEMPTS, Dispatch, RoundMechanism, running_sum
+from scheduler.mechanism import (
+    MAX_FAILED_ATTEMPTS,
+    Dispatch,
+    RoundMechanism,
+    running_sum,
+    running_sums,
+)
 
 log = structlog.get_logger()
 
@@ -95,11 +101,10 @@ class CompletionTracker:
         # The times SimPy gives a timeout of each duration (now + duration), and the
         # slices in the order such timeouts would fire: by time, then dispatch order.
         ends = [now + d.duration for d in dispatches]
-        order = sorted(range(len(dispatches)), key=lambda i: (ends[i], i))
+        # (a stable sort: equal ends stay in dispatch order)
+        order = sorted(range(len(dispatches)), key=ends.__getitem__)
         slices = [dispatches[i] for i in order]
-        jobs = self.mechanism.jobs
-        quirks = self.mechanism.quirks
-        eventful = [self._may_leave(jobs, d, quirks) for d in slices]
+        eventful = self._may_leave_all(slices)
         if eventful:
             eventful[-1] = True  # the round's last slice ends the round
         self._slices, self._credited = slices, 0
@@ -109,6 +114,22 @@ class CompletionTracker:
         for i in sorted(order[p] for p in range(len(order)) if eventful[p]):
             env.timeout(dispatches[i].duration).callbacks.append(self._at_slice_end)
         return self.done
+
+    def _may_leave_all(self, slices: list[Dispatch]) -> list[bool]:
+        """:meth:`_may_leave` of each slice, the single jobs' arithmetic taken at once."""
+        count = len(slices)
+        if not count:
+            return []
+        jobs = self.mechanism.jobs
+        quirks = self.mechanism.quirks
+        index = jobs.index
+        rows = np.fromiter((index(d.job_id) for d in slices), dtype=np.int64, count=count)
+        steps = np.fromiter((d.steps for d in slices), dtype=float, count=count)
+        out: list[bool] = (jobs.total_steps[rows] - (jobs.done_steps[rows] + steps) <= 0).tolist()
+        for p, d in enumerate(slices):
+            if d.partner >= 0 or (quirks and d.steps < len(d.gpus)):
+                out[p] = self._may_leave(jobs, d, quirks)
+        return out
 
     @staticmethod
     def _may_leave(jobs: ActiveJobs, d: Dispatch, quirks: bool) -> bool:
@@ -181,9 +202,7 @@ class CompletionTracker:
             inside = window.contains(ids) | window.contains(partners)
             if inside.any():
                 self.window_service_gpu_s = running_sum(self.window_service_gpu_s, gpu_s[inside])
-        by_type = self.busy_gpu_s_by_type
-        for k in np.unique(types).tolist():
-            by_type[k] = running_sum(float(by_type[k]), gpu_s[types == k])
+        running_sums(self.busy_gpu_s_by_type, types, gpu_s)
         for job_id, k, duration in zip(
             batch.id_list[lo:hi], batch.type_list[lo:hi], batch.duration_list[lo:hi], strict=True
         ):

@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -66,9 +66,11 @@ class MechanismConfig:
             raise ValueError("reset interval must be >= 0")
 
 
-@dataclass(frozen=True, slots=True)
-class Dispatch:
-    """One job's work for one round: where it runs, how many steps, for how long."""
+class Dispatch(NamedTuple):
+    """One job's work for one round: where it runs, how many steps, for how long.
+
+    (A named tuple rather than a frozen dataclass: a round makes one per running job,
+    and a tuple is made in a third of the time.)"""
 
     job_id: int
     type_index: int
@@ -156,6 +158,9 @@ class RoundMechanism:
         self.quirks = quirks
         # Consecutive failed micro-tasks per job (quirks only; see :meth:`credit`).
         self._failures: dict[int, int] = {}
+        # The last round's walk, placement and slices (see :meth:`_plan_singles`);
+        # dropped whenever the job set or the allocation changes.
+        self._memo: _WalkMemo | None = None
 
     # -- the job set -------------------------------------------------------------------
 
@@ -180,6 +185,7 @@ class RoundMechanism:
             job_type=self._job_type(type_key, scale_factor, weight),
         )
         self.need_update = True
+        self._memo = None
 
     def _job_type(self, key: Hashable | None, scale_factor: int, weight: float) -> int:
         """The index of a job's type (jobs of a type are interchangeable when packing)."""
@@ -211,6 +217,7 @@ class RoundMechanism:
         self.last_gpus.pop(job_id, None)
         self.pairs.drop_job(job_id)
         self.need_update = True
+        self._memo = None
 
     def credit(
         self, job_id: int, type_index: int, steps: float, seconds: float, num_gpus: int = 1
@@ -251,9 +258,7 @@ class RoundMechanism:
         rows = np.fromiter((jobs.index(j) for j in job_ids), dtype=np.int64, count=len(job_ids))
         jobs.done_steps[rows] += steps
         jobs.job_time[rows, types] += seconds
-        worker_time = self.worker_time
-        for k in np.unique(types).tolist():
-            worker_time[k] = running_sum(float(worker_time[k]), seconds[types == k])
+        running_sums(self.worker_time, types, seconds)
 
     def credit_pair(self, d: Dispatch) -> tuple[bool, bool]:
         """Credits a finished pair slice to both jobs and to the pair; returns, for each
@@ -285,11 +290,100 @@ class RoundMechanism:
             return RoundPlan((), solve, tuple(order), 0)
 
         view = self._pair_view()
-        selected, selected_pairs, phantoms = self._select(order, self._priorities(), view, placer)
-        placed = placer.commit()
-        dispatches = self._dispatch(selected, selected_pairs, view[0], placed)
+        prio = self._priorities()
+        if view[0].shape[0]:
+            selected, selected_pairs, phantoms = self._select(order, prio, view, placer)
+            placed = placer.commit()
+            dispatches = self._dispatch(selected, selected_pairs, view[0], placed)
+        else:
+            dispatches, phantoms = self._plan_singles(order, prio, placer)
         self.last_gpus = {d.job_id: d.gpus for d in dispatches}
         return RoundPlan(dispatches, solve, tuple(order), phantoms)
+
+    def _plan_singles(
+        self, order: list[int], prio: np.ndarray, placer: Placer
+    ) -> tuple[tuple[Dispatch, ...], int]:
+        """A round without pairs: the walk, the placement and the slices, reusing the
+        last round's where their inputs are the same.
+
+        The walk and the placement are a function of the job set (ids, sizes, who is in
+        the allocation), the type order, the per-type candidates in walk order and the
+        GPUs each job held last round; when all of these equal the last round's, so do the selection
+        and the placement, and the walk, the reservations and the commit are skipped.
+        The slices are rebuilt unless their steps and durations are the same too.
+        """
+        candidates = self._candidates(order, prio)
+        memo = self._memo
+        if (
+            memo is not None
+            and memo.order == order
+            and memo.candidates == candidates
+            and memo.last_gpus == self.last_gpus
+        ):
+            steps, durations = self._slices(memo.rows, memo.types, memo.rates)
+            if not (
+                np.array_equal(steps, memo.steps) and np.array_equal(durations, memo.durations)
+            ):
+                memo.steps, memo.durations = steps, durations
+                memo.dispatches = self._singles(
+                    memo.rows, memo.types, steps, durations, memo.placed
+                )
+            return memo.dispatches, memo.phantoms
+        selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, placer, candidates)
+        placed = placer.commit()
+        jobs = self.jobs
+        rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=len(selected))
+        types = np.fromiter((k for _, k in selected), dtype=np.int64, count=len(selected))
+        rates = jobs.throughputs[rows, types]
+        steps, durations = self._slices(rows, types, rates)
+        dispatches = self._singles(rows, types, steps, durations, placed)
+        self._memo = _WalkMemo(
+            list(order),
+            candidates,
+            dict(self.last_gpus),
+            rows,
+            types,
+            rates,
+            placed,
+            phantoms,
+            steps,
+            durations,
+            dispatches,
+        )
+        return dispatches, phantoms
+
+    def _candidates(self, order: list[int], prio: np.ndarray) -> list[list[int]]:
+        """Per type of ``order``, the rows eligible for it in the walk's order: priority,
+        then deficit, then allocation, all descending, then job id (no pairs)."""
+        jobs = self.jobs
+        key = self._key
+        eligible = jobs.throughputs > 0
+        if self.policy.fifo_like:
+            eligible &= prio > 0
+        ids = np.broadcast_to(jobs.ids[:, None], prio.shape)
+        # One stable sort of every type's column at once.
+        rank = np.lexsort((ids, -key(jobs.allocation), -key(jobs.deficit), -key(prio)), axis=0)
+        out = []
+        for k in order:
+            column = rank[:, k]
+            out.append(column[eligible[column, k]].tolist())
+        return out
+
+    def _singles(
+        self,
+        rows: np.ndarray,
+        types: np.ndarray,
+        steps: np.ndarray,
+        durations: np.ndarray,
+        placed: dict[int, tuple[int, ...]],
+    ) -> tuple[Dispatch, ...]:
+        ids = self.jobs.ids[rows].tolist()
+        return tuple(
+            Dispatch(j, k, placed[j], s, d)
+            for j, k, s, d in zip(
+                ids, types.tolist(), steps.tolist(), durations.tolist(), strict=True
+            )
+        )
 
     def _maybe_resolve(self, now: float) -> SolveReport | None:
         since = now - self.last_reset
@@ -342,6 +436,7 @@ class RoundMechanism:
         if allocation.pairs is not None and allocation.pair_matrix is not None:
             self.pairs.replace(jobs.ids[allocation.pairs], allocation.pair_matrix, half)
         self.need_update = False
+        self._memo = None
         return SolveReport(now, jobs.ids.copy(), allocation)
 
     def _priorities(self) -> np.ndarray:
@@ -356,9 +451,11 @@ class RoundMechanism:
         priorities: np.ndarray,
         view: tuple[np.ndarray, np.ndarray, np.ndarray],
         placer: Placer,
+        candidates: list[list[int]] | None = None,
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
         """Greedy per-type walk in priority order over single jobs and pairs; returns the
-        (row, type) singles and (pair, type) pairs to run, and the phantom count."""
+        (row, type) singles and (pair, type) pairs to run, and the phantom count.
+        ``candidates`` (without pairs): :meth:`_candidates`, taken already."""
         jobs = self.jobs
         n = len(jobs)
         ids = jobs.ids
@@ -371,35 +468,16 @@ class RoundMechanism:
         selected_pairs: list[tuple[int, int]] = []
         phantoms = 0
         placer.begin_round()
-        fifo_like = self.policy.fifo_like
-        pair_rows, pair_ok, pair_prio = view
-        npairs = pair_rows.shape[0]
+        pair_rows = view[0]
         members = pair_rows.tolist()  # indexing a list is much cheaper than an array row
-        for k in order:
+        for position, k in enumerate(order):
             if left[k] <= 0:
                 continue
-            prio = priorities[:, k]
-            eligible_single = jobs.throughputs[:, k] > 0
-            if fifo_like:
-                eligible_single &= prio > 0
-            keys: tuple[np.ndarray, ...]
-            if npairs:
-                pp = pair_prio[:, k]
-                key = self._key
-                keys = (
-                    np.concatenate([ids, np.arange(npairs)]),
-                    np.concatenate([np.zeros(n), np.ones(npairs)]),  # singles first on ties
-                    -key(np.concatenate([jobs.allocation[:, k], self.pairs.allocation[:, k]])),
-                    -key(np.concatenate([jobs.deficit[:, k], self.pairs.deficit[:, k]])),
-                    -key(np.concatenate([prio, pp])),
-                )
-                eligible = np.concatenate([eligible_single, pair_ok[:, k] & (pp > 0)])
+            if candidates is not None:
+                walk = candidates[position]
             else:
-                key = self._key
-                keys = (ids, -key(jobs.allocation[:, k]), -key(jobs.deficit[:, k]), -key(prio))
-                eligible = eligible_single
-            rank = np.lexsort(keys)
-            for e in rank[eligible[rank]].tolist():
+                walk = self._walk(k, priorities, view)
+            for e in walk:
                 if e >= n:
                     p = e - n
                     a, b = members[p]
@@ -430,6 +508,40 @@ class RoundMechanism:
                 if left[k] == 0:
                     break
         return selected, selected_pairs, phantoms
+
+    def _walk(
+        self, k: int, priorities: np.ndarray, view: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> list[int]:
+        """The singles (rows) and pairs (``n`` + pair) eligible for type ``k``, in the
+        walk's order: priority, deficit, allocation descending, singles before pairs on
+        a tie, then id."""
+        jobs = self.jobs
+        n = len(jobs)
+        ids = jobs.ids
+        prio = priorities[:, k]
+        _rows, pair_ok, pair_prio = view
+        npairs = pair_ok.shape[0]
+        eligible_single = jobs.throughputs[:, k] > 0
+        if self.policy.fifo_like:
+            eligible_single &= prio > 0
+        key = self._key
+        keys: tuple[np.ndarray, ...]
+        if npairs:
+            pp = pair_prio[:, k]
+            keys = (
+                np.concatenate([ids, np.arange(npairs)]),
+                np.concatenate([np.zeros(n), np.ones(npairs)]),  # singles first on ties
+                -key(np.concatenate([jobs.allocation[:, k], self.pairs.allocation[:, k]])),
+                -key(np.concatenate([jobs.deficit[:, k], self.pairs.deficit[:, k]])),
+                -key(np.concatenate([prio, pp])),
+            )
+            eligible = np.concatenate([eligible_single, pair_ok[:, k] & (pp > 0)])
+        else:
+            keys = (ids, -key(jobs.allocation[:, k]), -key(jobs.deficit[:, k]), -key(prio))
+            eligible = eligible_single
+        rank = np.lexsort(keys)
+        out: list[int] = rank[eligible[rank]].tolist()
+        return out
 
     def _previous_pair_rows(self) -> np.ndarray:
         """The pairs in force, as rows of the active jobs (pairs with a finished job are
@@ -466,13 +578,7 @@ class RoundMechanism:
             rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=len(selected))
             types = np.fromiter((k for _, k in selected), dtype=np.int64, count=len(selected))
             steps, durations = self._slices(rows, types, jobs.throughputs[rows, types])
-            ids = jobs.ids[rows].tolist()
-            out.extend(
-                Dispatch(j, k, placed[j], s, d)
-                for j, k, s, d in zip(
-                    ids, types.tolist(), steps.tolist(), durations.tolist(), strict=True
-                )
-            )
+            out.extend(self._singles(rows, types, steps, durations, placed))
         if selected_pairs:
             for p, k in selected_pairs:
                 rows = pair_rows[p]
@@ -506,12 +612,54 @@ class RoundMechanism:
         return steps, steps / rates
 
 
+_NO_PAIRS = (np.zeros((0, 2), dtype=np.int64), np.zeros((0, 0), dtype=bool), np.zeros((0, 0)))
+
+
+@dataclass(slots=True)
+class _WalkMemo:
+    """A round's walk and placement with the inputs they came from, and its slices."""
+
+    order: list[int]
+    candidates: list[list[int]]
+    last_gpus: dict[int, tuple[int, ...]]
+    rows: np.ndarray
+    types: np.ndarray
+    rates: np.ndarray
+    placed: dict[int, tuple[int, ...]]
+    phantoms: int
+    steps: np.ndarray
+    durations: np.ndarray
+    dispatches: tuple[Dispatch, ...]
+
+
+# Up to this many values a Python loop of additions is quicker than numpy's cumsum.
+_LOOP_MAX = 48
+
+
 def running_sum(start: float, values: np.ndarray) -> float:
     """``start`` plus each value in turn: the same additions, in the same order, as a
     loop of ``+=`` (a cumulative sum is sequential; ``np.sum`` is pairwise)."""
     if values.size == 0:
         return start
+    if values.size <= _LOOP_MAX:
+        total = start
+        for v in values.tolist():
+            total += v
+        return total
     return float(np.cumsum(np.concatenate(([start], values)))[-1])
+
+
+def running_sums(totals: np.ndarray, groups: np.ndarray, values: np.ndarray) -> None:
+    """Adds each value to ``totals[group]`` in turn, in place: per group, the same
+    additions in the same order as a loop of ``+=`` (see :func:`running_sum`)."""
+    if values.size <= _LOOP_MAX:
+        out = totals.tolist()
+        for k, v in zip(groups.tolist(), values.tolist(), strict=True):
+            out[k] += v
+        totals[:] = out
+        return
+    for k in np.unique(groups).tolist():
+        totals[k] = running_sum(float(totals[k]), values[groups == k])
 
 
 def _key(values: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from des.jobrecords import Completion
 from des.rounds import RoundScheduler
 from des.worker import GpuWorker
 from scheduler import registry
-from scheduler.mechanism import Dispatch, MechanismConfig, RoundMechanism, running_sum
+from scheduler.mechanism import Dispatch, MechanismConfig, RoundMechanism, running_sum, running_sums
 from workloads import GeneratorConfig, Job, ThroughputTable, generate_n
 
 
@@ -175,11 +175,12 @@ def test_one_scheduler_round_on_a_tiny_cluster(env: simpy.Environment) -> None:
 
 @given(
     st.floats(0, 1e7, allow_nan=False),
-    st.lists(st.floats(0, 1e4, allow_nan=False), max_size=40),
+    st.lists(st.floats(0, 1e4, allow_nan=False), max_size=120),
 )
 def test_a_running_sum_is_a_loop_of_additions_to_the_bit(start: float, values: list[float]) -> None:
     """Credits taken together add shared sums in the slices' order: bit for bit what
-    ``+=`` one after another gives (``np.sum`` would not: it is pairwise)."""
+    ``+=`` one after another gives (``np.sum`` would not: it is pairwise), for short
+    runs (a Python loop) and long ones (a cumulative sum) alike."""
     total = start
     for v in values:
         total += v
@@ -187,8 +188,33 @@ def test_a_running_sum_is_a_loop_of_additions_to_the_bit(start: float, values: l
 
 
 @given(
+    st.lists(st.floats(0, 1e7, allow_nan=False), min_size=1, max_size=4),
+    st.data(),
+)
+def test_grouped_running_sums_are_loops_of_additions_to_the_bit(
+    starts: list[float], data: st.DataObject
+) -> None:
+    """``running_sums`` adds each value to its group's total in turn, whatever the run's
+    length (both of its branches), leaving totals of other groups as they were."""
+    pairs = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, len(starts) - 1), st.floats(0, 1e4, allow_nan=False)),
+            max_size=120,
+        )
+    )
+    expected = list(starts)
+    for k, v in pairs:
+        expected[k] += v
+    totals = np.array(starts)
+    running_sums(
+        totals, np.array([k for k, _ in pairs], dtype=np.int64), np.array([v for _, v in pairs])
+    )
+    assert totals.tolist() == expected
+
+
+@given(
     st.lists(
-        st.tuples(st.integers(0, 1), st.floats(1, 500), st.floats(1, 360)), min_size=1, max_size=12
+        st.tuples(st.integers(0, 1), st.floats(1, 500), st.floats(1, 360)), min_size=1, max_size=80
     )
 )
 def test_crediting_a_run_of_slices_equals_crediting_them_one_by_one(
