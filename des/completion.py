@@ -68,7 +68,7 @@ class CompletionTracker:
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
         # Seconds of service each active job received on each type since it arrived.
-        self.received_s: dict[int, np.ndarray] = {}
+        self.received_s: dict[int, list[float]] = {}
         self._num_types = num_types
         # Finished jobs, spilled to a scratch file by chunks (memory bounded by one).
         self.completed = CompletionLog()
@@ -83,6 +83,9 @@ class CompletionTracker:
         self._eventful: list[bool] = []
         self._credited = 0
         self._batch: _Batch | None = None
+        self._batch_order: list[int] = []
+        self._seconds: np.ndarray | None = None
+        self._source: tuple[Dispatch, ...] = ()
 
     @property
     def round_start(self) -> float:
@@ -108,9 +111,15 @@ class CompletionTracker:
         if eventful:
             eventful[-1] = True  # the round's last slice ends the round
         self._slices, self._credited = slices, 0
+        self._source = dispatches
         self._ends = [ends[i] for i in order]
         self._eventful = eventful
-        self._batch = None
+        # The slices as arrays are the last round's when its slices and their order are.
+        batch = self._batch
+        if batch is not None and not (batch.source is dispatches and batch.order == order):
+            self._batch = None
+        self._batch_order = order
+        self._seconds = None
         for i in sorted(order[p] for p in range(len(order)) if eventful[p]):
             env.timeout(dispatches[i].duration).callbacks.append(self._at_slice_end)
         return self.done
@@ -191,7 +200,11 @@ class CompletionTracker:
         after another gives."""
         batch = self._batch
         if batch is None:
-            batch = self._batch = _Batch.of(self._slices, self._ends, self._round_start)
+            batch = self._batch = _Batch.of(self._slices, self._source, self._batch_order)
+        seconds = self._seconds
+        if seconds is None:
+            # The slice's time as the clock measures it: its end minus the round's start.
+            seconds = self._seconds = np.array(self._ends) - self._round_start
         sel = slice(lo, hi)
         gpu_s = batch.gpu_s[sel]
         types = batch.types[sel]
@@ -203,18 +216,19 @@ class CompletionTracker:
             if inside.any():
                 self.window_service_gpu_s = running_sum(self.window_service_gpu_s, gpu_s[inside])
         running_sums(self.busy_gpu_s_by_type, types, gpu_s)
+        received, service = self.received_s, self._service
         for job_id, k, duration in zip(
             batch.id_list[lo:hi], batch.type_list[lo:hi], batch.duration_list[lo:hi], strict=True
         ):
-            self._service(job_id)[k] += duration
-        self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], batch.seconds[sel])
+            (received.get(job_id) or service(job_id))[k] += duration
+        self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], seconds[sel])
         # (never the round's end: its last slice has an event and is credited alone)
 
-    def _service(self, job_id: int) -> np.ndarray:
+    def _service(self, job_id: int) -> list[float]:
         """The seconds of service ``job_id`` received per type (created at zero)."""
         got = self.received_s.get(job_id)
         if got is None:
-            got = self.received_s[job_id] = np.zeros(self._num_types)
+            got = self.received_s[job_id] = [0.0] * self._num_types
         return got
 
     def _slice_done(self, dispatch: Dispatch, end: float) -> None:
@@ -320,8 +334,11 @@ class CompletionTracker:
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
-    """A round's slices as arrays, in the order they end."""
+    """A round's slices as arrays, in the order they end; ``source`` and ``order``: the
+    round's dispatches and that order (a later round with both the same reuses it)."""
 
+    source: tuple[Dispatch, ...]
+    order: list[int]
     id_list: list[int]
     type_list: list[int]
     duration_list: list[float]
@@ -330,15 +347,16 @@ class _Batch:
     types: np.ndarray
     steps: np.ndarray
     gpu_s: np.ndarray
-    seconds: np.ndarray
 
     @classmethod
-    def of(cls, slices: list[Dispatch], ends: list[float], round_start: float) -> _Batch:
+    def of(cls, slices: list[Dispatch], source: tuple[Dispatch, ...], order: list[int]) -> _Batch:
         id_list = [d.job_id for d in slices]
         type_list = [d.type_index for d in slices]
         duration_list = [d.duration for d in slices]
         durations = np.array(duration_list)
         return cls(
+            source,
+            order,
             id_list,
             type_list,
             duration_list,
@@ -347,6 +365,4 @@ class _Batch:
             np.array(type_list, dtype=np.int64),
             np.array([d.steps for d in slices]),
             durations * np.array([len(d.gpus) for d in slices]),
-            # The slice's time as the clock measures it: its end minus the round's start.
-            np.array(ends) - round_start,
         )

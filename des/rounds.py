@@ -100,6 +100,7 @@ class RoundScheduler:
         self._idle: simpy.Event | None = None
         # The GPUs of each (job, partner) placed in the last round.
         self._leased: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._leased_from: tuple[Dispatch, ...] = ()
 
     @property
     def pending(self) -> tuple[Job, ...]:
@@ -186,6 +187,9 @@ class RoundScheduler:
     def _lease(self, dispatches: tuple[Dispatch, ...]) -> None:
         """Tells the workers whose GPU's job changed (and only them) what they hold now:
         a placement kept from the last round costs nothing."""
+        if dispatches is self._leased_from:
+            return  # the last round's slices, reused: every lease stands
+        self._leased_from = dispatches
         workers = self.workers
         last = self._leased
         now = {(d.job_id, d.partner): d.gpus for d in dispatches}

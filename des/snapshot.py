@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from des.simulation import Simulation
 
 
-def _per_type(names: tuple[str, ...], values: np.ndarray) -> dict[str, float]:
+def _per_type(names: tuple[str, ...], values: np.ndarray | list[float]) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values, strict=True)}
 
 
@@ -68,7 +68,7 @@ def snapshot(sim: Simulation) -> dict[str, Any]:
                 "in_flight_steps": in_flight,
                 "remaining_steps": max(total - done - in_flight, 0.0),
                 "received_s": _per_type(
-                    names, sim.tracker.received_s.get(job_id, np.zeros(len(names)))
+                    names, sim.tracker.received_s.get(job_id, [0.0] * len(names))
                 ),
                 "allocation": _per_type(names, jobs.allocation[i]),
                 "in_allocation": bool(jobs.in_allocation[i]),
