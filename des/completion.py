@@ -200,7 +200,9 @@ class CompletionTracker:
         after another gives."""
         batch = self._batch
         if batch is None:
-            batch = self._batch = _Batch.of(self._slices, self._source, self._batch_order)
+            batch = self._batch = _Batch.of(
+                self._slices, self._source, self._batch_order, self._window
+            )
         seconds = self._seconds
         if seconds is None:
             # The slice's time as the clock measures it: its end minus the round's start.
@@ -209,10 +211,8 @@ class CompletionTracker:
         gpu_s = batch.gpu_s[sel]
         types = batch.types[sel]
         self.busy_gpu_s = running_sum(self.busy_gpu_s, gpu_s)
-        window = self._window
-        if window is not None:
-            ids, partners = batch.ids[sel], batch.partners[sel]
-            inside = window.contains(ids) | window.contains(partners)
+        if batch.any_inside:
+            inside = batch.inside[sel]
             if inside.any():
                 self.window_service_gpu_s = running_sum(self.window_service_gpu_s, gpu_s[inside])
         running_sums(self.busy_gpu_s_by_type, types, gpu_s)
@@ -347,22 +347,38 @@ class _Batch:
     types: np.ndarray
     steps: np.ndarray
     gpu_s: np.ndarray
+    inside: np.ndarray  # the slice's job or partner is a measurement-window job
+    any_inside: bool
 
     @classmethod
-    def of(cls, slices: list[Dispatch], source: tuple[Dispatch, ...], order: list[int]) -> _Batch:
+    def of(
+        cls,
+        slices: list[Dispatch],
+        source: tuple[Dispatch, ...],
+        order: list[int],
+        window: WindowConfig | None,
+    ) -> _Batch:
         id_list = [d.job_id for d in slices]
         type_list = [d.type_index for d in slices]
         duration_list = [d.duration for d in slices]
         durations = np.array(duration_list)
+        ids = np.array(id_list, dtype=np.int64)
+        partners = np.array([d.partner for d in slices], dtype=np.int64)
+        if window is None:
+            inside = np.zeros(len(slices), dtype=bool)
+        else:
+            inside = window.contains(ids) | window.contains(partners)
         return cls(
             source,
             order,
             id_list,
             type_list,
             duration_list,
-            np.array(id_list, dtype=np.int64),
-            np.array([d.partner for d in slices], dtype=np.int64),
+            ids,
+            partners,
             np.array(type_list, dtype=np.int64),
             np.array([d.steps for d in slices]),
             durations * np.array([len(d.gpus) for d in slices]),
+            inside,
+            bool(inside.any()),
         )

@@ -308,8 +308,9 @@ class RoundMechanism:
 
         The walk and the placement are a function of the job set (ids, sizes, who is in
         the allocation), the type order, the per-type candidates in walk order and the
-        GPUs each job held last round; when all of these equal the last round's, so do the selection
-        and the placement, and the walk, the reservations and the commit are skipped.
+        GPUs each job held last round; when all of these equal the last round's, so do
+        the selection and the placement, and the walk, the reservations and the commit
+        are skipped.
         The slices are rebuilt unless their steps and durations are the same too.
         """
         candidates = self._candidates(order, prio)
@@ -321,10 +322,9 @@ class RoundMechanism:
             and memo.last_gpus == self.last_gpus
         ):
             steps, durations = self._slices(memo.rows, memo.types, memo.rates)
-            if not (
-                np.array_equal(steps, memo.steps) and np.array_equal(durations, memo.durations)
-            ):
-                memo.steps, memo.durations = steps, durations
+            step_list, duration_list = steps.tolist(), durations.tolist()
+            if step_list != memo.steps or duration_list != memo.durations:
+                memo.steps, memo.durations = step_list, duration_list
                 memo.dispatches = self._singles(
                     memo.rows, memo.types, steps, durations, memo.placed
                 )
@@ -346,8 +346,8 @@ class RoundMechanism:
             rates,
             placed,
             phantoms,
-            steps,
-            durations,
+            steps.tolist(),
+            durations.tolist(),
             dispatches,
         )
         return dispatches, phantoms
@@ -360,9 +360,9 @@ class RoundMechanism:
         eligible = jobs.throughputs > 0
         if self.policy.fifo_like:
             eligible &= prio > 0
-        ids = np.broadcast_to(jobs.ids[:, None], prio.shape)
-        # One stable sort of every type's column at once.
-        rank = np.lexsort((ids, -key(jobs.allocation), -key(jobs.deficit), -key(prio)), axis=0)
+        # One stable sort of every type's column at once; rows are in job-id order, so a
+        # stable sort breaks the last ties by id without an id key.
+        rank = np.lexsort((-key(jobs.allocation), -key(jobs.deficit), -key(prio)), axis=0)
         out = []
         for k in order:
             column = rank[:, k]
@@ -627,8 +627,8 @@ class _WalkMemo:
     rates: np.ndarray
     placed: dict[int, tuple[int, ...]]
     phantoms: int
-    steps: np.ndarray
-    durations: np.ndarray
+    steps: list[float]
+    durations: list[float]
     dispatches: tuple[Dispatch, ...]
 
 
