@@ -86,6 +86,8 @@ class CompletionTracker:
         self._batch_order: list[int] = []
         self._seconds: np.ndarray | None = None
         self._source: tuple[Dispatch, ...] = ()
+        self._rows = np.zeros(0, dtype=np.int64)
+        self._rows_version = -1
 
     @property
     def round_start(self) -> float:
@@ -107,32 +109,36 @@ class CompletionTracker:
         # (a stable sort: equal ends stay in dispatch order)
         order = sorted(range(len(dispatches)), key=ends.__getitem__)
         slices = [dispatches[i] for i in order]
-        eventful = self._may_leave_all(slices)
+        # The slices as arrays (and their jobs' rows, if no job came or went) are the
+        # last round's when its slices and their order are.
+        batch = self._batch
+        jobs = self.mechanism.jobs
+        if batch is not None and not (batch.source is dispatches and batch.order == order):
+            self._batch = None
+        if self._batch is None or self._rows_version != jobs.version:
+            self._rows = jobs.rows([d.job_id for d in slices])
+            self._rows_version = jobs.version
+        self._batch_order = order
+        self._seconds = None
+        eventful = self._may_leave_all(slices, self._rows)
         if eventful:
             eventful[-1] = True  # the round's last slice ends the round
         self._slices, self._credited = slices, 0
         self._source = dispatches
         self._ends = [ends[i] for i in order]
         self._eventful = eventful
-        # The slices as arrays are the last round's when its slices and their order are.
-        batch = self._batch
-        if batch is not None and not (batch.source is dispatches and batch.order == order):
-            self._batch = None
-        self._batch_order = order
-        self._seconds = None
         for i in sorted(order[p] for p in range(len(order)) if eventful[p]):
             env.timeout(dispatches[i].duration).callbacks.append(self._at_slice_end)
         return self.done
 
-    def _may_leave_all(self, slices: list[Dispatch]) -> list[bool]:
-        """:meth:`_may_leave` of each slice, the single jobs' arithmetic taken at once."""
+    def _may_leave_all(self, slices: list[Dispatch], rows: np.ndarray) -> list[bool]:
+        """:meth:`_may_leave` of each slice (``rows``: their jobs' rows), the single jobs'
+        arithmetic taken at once."""
         count = len(slices)
         if not count:
             return []
         jobs = self.mechanism.jobs
         quirks = self.mechanism.quirks
-        index = jobs.index
-        rows = np.fromiter((index(d.job_id) for d in slices), dtype=np.int64, count=count)
         steps = np.fromiter((d.steps for d in slices), dtype=float, count=count)
         out: list[bool] = (jobs.total_steps[rows] - (jobs.done_steps[rows] + steps) <= 0).tolist()
         for p, d in enumerate(slices):
@@ -221,7 +227,8 @@ class CompletionTracker:
             batch.id_list[lo:hi], batch.type_list[lo:hi], batch.duration_list[lo:hi], strict=True
         ):
             (received.get(job_id) or service(job_id))[k] += duration
-        self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], seconds[sel])
+        rows = self._rows[sel] if self._rows_version == self.mechanism.jobs.version else None
+        self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], seconds[sel], rows)
         # (never the round's end: its last slice has an event and is credited alone)
 
     def _service(self, job_id: int) -> list[float]:

@@ -37,6 +37,9 @@ class ActiveJobs:
         # Space sharing: each job's type (index into the mechanism's table), -1 if none.
         self.job_type = np.zeros(0, dtype=np.int64)
         self._rows: dict[int, int] | None = {}
+        # Bumped whenever rows change (an arrival or a departure): rows looked up at one
+        # version hold until the next.
+        self.version = 0
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -73,6 +76,7 @@ class ActiveJobs:
         self.job_type = np.append(self.job_type, job_type)
         if self._rows is not None:
             self._rows[job_id] = len(self) - 1
+        self.version += 1
 
     def index(self, job_id: int) -> int:
         """Row of an active job; ``KeyError`` if it is not active."""
@@ -110,6 +114,12 @@ class ActiveJobs:
         ):
             setattr(self, name, np.delete(getattr(self, name), i, axis=0))
         self._rows = None  # rows after i moved up; rebuilt on the next lookup
+        self.version += 1
+
+    def rows(self, job_ids: list[int]) -> np.ndarray:
+        """Rows of active jobs, as an array."""
+        index = self.index
+        return np.fromiter((index(j) for j in job_ids), dtype=np.int64, count=len(job_ids))
 
     def remaining(self) -> np.ndarray:
         out: np.ndarray = self.total_steps - self.done_steps

@@ -246,16 +246,23 @@ class RoundMechanism:
         return "done" if jobs.total_steps[i] - jobs.done_steps[i] <= 0 else "running"
 
     def credit_run(
-        self, job_ids: list[int], types: np.ndarray, steps: np.ndarray, seconds: np.ndarray
+        self,
+        job_ids: list[int],
+        types: np.ndarray,
+        steps: np.ndarray,
+        seconds: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> None:
         """Credits finished single-job slices none of which ends its job (each job at
         most once), as :meth:`credit` would one after another: per-job sums are single
-        additions, and each type's worker time a running sum in the slices' order."""
+        additions, and each type's worker time a running sum in the slices' order.
+        ``rows``: the jobs' rows, when the caller has them."""
         jobs = self.jobs
         if self.quirks and self._failures:
             for job_id in job_ids:
                 self._failures.pop(job_id, None)
-        rows = np.fromiter((jobs.index(j) for j in job_ids), dtype=np.int64, count=len(job_ids))
+        if rows is None:
+            rows = jobs.rows(job_ids)
         jobs.done_steps[rows] += steps
         jobs.job_time[rows, types] += seconds
         running_sums(self.worker_time, types, seconds)
