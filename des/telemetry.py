@@ -111,6 +111,9 @@ class TelemetryCollector:
         self.solver_names: list[str] = []
         self._solver_codes: dict[str, int] = {}
         self._n = 0
+        # The finish time the completion rate is measured from, and at how many
+        # completions it was read (it changes only when one more job finishes).
+        self._rate_from = (-1, 0.0)
         self._alloc(_INITIAL_ROWS)
 
     def _alloc(self, rows: int) -> None:
@@ -168,13 +171,14 @@ class TelemetryCollector:
     ) -> None:
         """Reduces a round's plan to arrays and records it (the round process's hook).
         ``completed``: the tracker's list of completions so far (read, not copied)."""
-        busy = np.zeros(len(self.type_names), dtype=np.int64)
+        per_type = [0] * len(self.type_names)
         running: list[int] = []
         for d in plan.dispatches:
-            busy[d.type_index] += len(d.gpus)
+            per_type[d.type_index] += len(d.gpus)
             running.append(d.job_id)
             if d.partner >= 0:
                 running.append(d.partner)
+        busy = np.array(per_type, dtype=np.int64)
         jobs = self.jobs
         frag = None
         if self.fragmentation.contiguity:
@@ -222,7 +226,11 @@ class TelemetryCollector:
         done = len(completed)
         c["jobs_completed"][i] = done
         w = self.saturation.window_completions
-        if done > w and time_s > (first := completed.finish_at(done - w - 1)):
+        if done > w:
+            if self._rate_from[0] != done:
+                self._rate_from = (done, completed.finish_at(done - w - 1))
+            first = self._rate_from[1]
+        if done > w and time_s > first:
             c["completion_rate_per_h"][i] = w * HOUR / (time_s - first)
         else:
             c["completion_rate_per_h"][i] = math.nan
