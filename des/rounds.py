@@ -21,7 +21,7 @@ import simpy
 import structlog
 
 from des.completion import CompletionTracker
-from des.worker import GpuWorker
+from des.worker import IDLE, GpuWorker
 from scheduler.mechanism import Dispatch, Placer, RoundMechanism, RoundPlan, SolveReport
 from workloads import Job
 
@@ -190,17 +190,21 @@ class RoundScheduler:
         if dispatches is self._leased_from:
             return  # the last round's slices, reused: every lease stands
         self._leased_from = dispatches
-        workers = self.workers
         last = self._leased
         now = {(d.job_id, d.partner): d.gpus for d in dispatches}
+        # Each GPU whose holder changed, and its new holder (idle unless placed anew).
+        changed: dict[int, tuple[int, int]] = {}
         for key, gpus in last.items():
             if now.get(key) != gpus:
                 for gpu in gpus:
-                    workers[gpu].release()
+                    changed[gpu] = IDLE
         for key, gpus in now.items():
             if last.get(key) != gpus:
                 for gpu in gpus:
-                    workers[gpu].hold(*key)
+                    changed[gpu] = key
+        workers = self.workers
+        for gpu, (job_id, partner) in changed.items():
+            workers[gpu].hold(job_id, partner)
         self._leased = now
 
     def _log_solve(self, report: SolveReport, info: bool = True) -> None:
