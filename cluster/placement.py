@@ -111,6 +111,7 @@ class Placer:
         "_type_free",
         "_type_of_server",
         "_type_pool",
+        "counts_only",
         "topology",
     )
 
@@ -141,6 +142,9 @@ class Placer:
         self._reservations: list[Reservation] = []
         self._keys: set[int] = set()
         self._assigned = bytearray(self._num_gpus)
+        # One GPU per server everywhere: a reservation that fits the type's free GPUs
+        # always succeeds (the mechanism may then walk without asking).
+        self.counts_only: bool = all(size == 1 for size in self._sizes)
 
     def begin_round(self) -> None:
         """Start a new round: every GPU is free again and no job is reserved."""

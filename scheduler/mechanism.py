@@ -319,24 +319,25 @@ class RoundMechanism:
         the selection and the placement, and the walk, the reservations and the commit
         are skipped.
         The slices are rebuilt unless their steps and durations are the same too.
+
+        On a placer that only counts GPUs (one GPU per server: ``counts_only``) a job
+        that fits the GPUs its type has left is always reserved, so the walk runs
+        without the placer; when it selects what the last round selected (the
+        candidates' order changed, not the outcome), the placement is reused too.
         """
         candidates = self._candidates(order, prio)
         memo = self._memo
-        if (
-            memo is not None
-            and memo.order == order
-            and memo.candidates == candidates
-            and memo.last_gpus == self.last_gpus
-        ):
-            steps, durations = self._slices(memo.rows, memo.types, memo.rates)
-            step_list, duration_list = steps.tolist(), durations.tolist()
-            if step_list != memo.steps or duration_list != memo.durations:
-                memo.steps, memo.durations = step_list, duration_list
-                memo.dispatches = self._singles(
-                    memo.rows, memo.types, steps, durations, memo.placed
-                )
-            return memo.dispatches, memo.phantoms
-        selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, placer, candidates)
+        same_gpus = memo is not None and memo.last_gpus == self.last_gpus
+        if same_gpus and memo is not None and memo.order == order and memo.candidates == candidates:
+            return self._reuse(memo)
+        if getattr(placer, "counts_only", False):
+            selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, None, candidates)
+            if same_gpus and memo is not None and memo.selected == selected:
+                memo.order, memo.candidates, memo.phantoms = list(order), candidates, phantoms
+                return self._reuse(memo)
+            self._reserve(selected, placer)
+        else:
+            selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, placer, candidates)
         placed = placer.commit()
         jobs = self.jobs
         rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=len(selected))
@@ -347,6 +348,7 @@ class RoundMechanism:
         self._memo = _WalkMemo(
             list(order),
             candidates,
+            selected,
             dict(self.last_gpus),
             rows,
             types,
@@ -358,6 +360,28 @@ class RoundMechanism:
             dispatches,
         )
         return dispatches, phantoms
+
+    def _reuse(self, memo: _WalkMemo) -> tuple[tuple[Dispatch, ...], int]:
+        """The memo's round again: its slices, rebuilt if their steps or durations
+        changed (a job with less than a round's work left)."""
+        steps, durations = self._slices(memo.rows, memo.types, memo.rates)
+        step_list, duration_list = steps.tolist(), durations.tolist()
+        if step_list != memo.steps or duration_list != memo.durations:
+            memo.steps, memo.durations = step_list, duration_list
+            memo.dispatches = self._singles(memo.rows, memo.types, steps, durations, memo.placed)
+        return memo.dispatches, memo.phantoms
+
+    def _reserve(self, selected: list[tuple[int, int]], placer: Placer) -> None:
+        """Reserves the walk's selection (made without the placer) in its order."""
+        jobs = self.jobs
+        ids = jobs.ids
+        scale = jobs.scale_factors
+        last = self.last_gpus
+        placer.begin_round()
+        for i, k in selected:
+            job_id = int(ids[i])
+            if not placer.reserve(job_id, k, int(scale[i]), last.get(job_id)):
+                raise RuntimeError(f"placement refused job {job_id} a reservation that fits")
 
     def _candidates(self, order: list[int], prio: np.ndarray) -> list[list[int]]:
         """Per type of ``order``, the rows eligible for it in the walk's order: priority,
@@ -457,12 +481,14 @@ class RoundMechanism:
         order: list[int],
         priorities: np.ndarray,
         view: tuple[np.ndarray, np.ndarray, np.ndarray],
-        placer: Placer,
+        placer: Placer | None,
         candidates: list[list[int]] | None = None,
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
         """Greedy per-type walk in priority order over single jobs and pairs; returns the
         (row, type) singles and (pair, type) pairs to run, and the phantom count.
-        ``candidates`` (without pairs): :meth:`_candidates`, taken already."""
+        ``candidates`` (without pairs): :meth:`_candidates`, taken already. Without a
+        placer (one that only counts GPUs, no pairs) every job that fits is taken and
+        nothing is reserved."""
         jobs = self.jobs
         n = len(jobs)
         ids = jobs.ids
@@ -474,7 +500,8 @@ class RoundMechanism:
         selected: list[tuple[int, int]] = []
         selected_pairs: list[tuple[int, int]] = []
         phantoms = 0
-        placer.begin_round()
+        if placer is not None:
+            placer.begin_round()
         pair_rows = view[0]
         members = pair_rows.tolist()  # indexing a list is much cheaper than an array row
         for position, k in enumerate(order):
@@ -491,6 +518,7 @@ class RoundMechanism:
                     if scheduled[a] or scheduled[b] or scale[a] > left[k]:
                         continue
                     first = id_list[a]
+                    assert placer is not None  # pairs are walked with the placer
                     if not placer.reserve(-(p + 1), k, scale[a], self.last_gpus.get(first)):
                         continue
                     selected_pairs.append((p, k))
@@ -504,9 +532,10 @@ class RoundMechanism:
                     if s > left[k]:
                         continue
                     if in_alloc[i]:
-                        job_id = id_list[i]
-                        if not placer.reserve(job_id, k, s, self.last_gpus.get(job_id)):
-                            continue
+                        if placer is not None:
+                            job_id = id_list[i]
+                            if not placer.reserve(job_id, k, s, self.last_gpus.get(job_id)):
+                                continue
                         selected.append((i, k))
                     else:
                         phantoms += 1
@@ -628,6 +657,7 @@ class _WalkMemo:
 
     order: list[int]
     candidates: list[list[int]]
+    selected: list[tuple[int, int]]
     last_gpus: dict[int, tuple[int, ...]]
     rows: np.ndarray
     types: np.ndarray

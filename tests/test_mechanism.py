@@ -150,8 +150,10 @@ def _drive(mech: RoundMechanism, placer: Placer, rounds: int, forget: bool) -> l
     seen: list[object] = []
     now = 0.0
     for r in range(rounds):
-        if r == 4:
+        if r == 4:  # solved at once (no reset after t = 0 yet)
             _add(mech, 100, [3.0, 1.0], s=1, steps=4000.0)
+        if r in (6, 7):  # not solved for 1,920 s: waiting, they may take a place unrun
+            _add(mech, 100 + r, [1.0, 2.0], s=2 if r == 6 else 1, steps=3000.0)
         if forget:
             mech._memo = None
         plan = mech.plan_round(now, placer)
@@ -189,7 +191,7 @@ def test_a_round_planned_from_the_last_ones_walk_is_the_round_planned_afresh(
         mech, placer = _mechanism(policy, (4, 4), seed=3, per_server=per_server)
         for j, (fast, slow, s, steps) in enumerate(jobs):
             _add(mech, j, [fast, slow], s=s, steps=steps)
-        runs.append(_drive(mech, placer, 14, forget))
+        runs.append(_drive(mech, placer, 16, forget))
     assert runs[0] == runs[1]
 
 
