@@ -144,6 +144,11 @@ def main() -> None:
         print(f"    {label:28s} {prof[key]:6.1f} s  {prof[key] / wall:5.1%}")
     per_round_us = (prof["mechanism_s"]) / max(result["rounds"], 1) * 1e6
     print(f"    mechanism per round       {per_round_us:6.0f} us")
+    mech, rounds = sim.mechanism, max(result["rounds"], 1)
+    print(
+        f"    rounds reusing the last one's walk: {mech.reused_by_inputs / rounds:.0%} "
+        f"(same inputs), {mech.reused_by_selection / rounds:.0%} (same selection)"
+    )
 
     # Baseline 1: the reference's solver path on a sample of this run's problems.
     rng = random.Random(0)

@@ -161,6 +161,10 @@ class RoundMechanism:
         # The last round's walk, placement and slices (see :meth:`_plan_singles`);
         # dropped whenever the job set or the allocation changes.
         self._memo: _WalkMemo | None = None
+        # Rounds that reused the last one's walk: its inputs were the same, or (one GPU
+        # per server) the walk selected the same.
+        self.reused_by_inputs = 0
+        self.reused_by_selection = 0
 
     # -- the job set -------------------------------------------------------------------
 
@@ -329,11 +333,13 @@ class RoundMechanism:
         memo = self._memo
         same_gpus = memo is not None and memo.last_gpus == self.last_gpus
         if same_gpus and memo is not None and memo.order == order and memo.candidates == candidates:
+            self.reused_by_inputs += 1
             return self._reuse(memo)
         if getattr(placer, "counts_only", False):
             selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, None, candidates)
             if same_gpus and memo is not None and memo.selected == selected:
                 memo.order, memo.candidates, memo.phantoms = list(order), candidates, phantoms
+                self.reused_by_selection += 1
                 return self._reuse(memo)
             self._reserve(selected, placer)
         else:

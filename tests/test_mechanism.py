@@ -204,6 +204,7 @@ def test_an_unchanged_round_reuses_the_last_ones_slices() -> None:
     second = mech.plan_round(360.0, placer).dispatches  # placement now settled
     third = mech.plan_round(720.0, placer).dispatches
     assert third is second and len(third) == 2
+    assert mech.reused_by_inputs + mech.reused_by_selection == 1
     _add(mech, 2, [2.0, 1.0])
     fourth = mech.plan_round(1080.0, placer).dispatches
     assert fourth is not third
