@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler import reference_cvxpy as rcv
 from scheduler import reference_forms as rf
 
 
@@ -83,3 +84,62 @@ def test_columns_go_to_alphabetical_order_and_back() -> None:
     order = rf.alphabetical(("v100", "p100", "k80"), 3)
     assert order.tolist() == [2, 1, 0]
     assert rf.alphabetical((), 3).tolist() == [0, 1, 2]
+
+
+@st.composite
+def ftf_problems(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    n = draw(st.integers(2, 16))
+    m = draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    t = rng.uniform(0.05, 20.0, (n, m))
+    t[rng.random((n, m)) < 0.25] = 0.0  # cells where a job cannot run
+    if draw(st.booleans()):
+        t[draw(st.integers(0, n - 1))] = 0.0  # a job that can run nowhere (infeasible)
+    s = rng.choice([1, 2, 4, 8], n)
+    caps = rng.integers(1, 40, m).astype(float)
+    elapsed = rng.uniform(0.0, 1e6, n)
+    elapsed[rng.random(n) < 0.2] = 0.0  # just arrived
+    remaining = rng.uniform(1.0, 1e7, n)
+    finish = elapsed + remaining / rng.uniform(0.1, 10.0, n)
+    return t, s, caps, elapsed, remaining, finish
+
+
+@settings(max_examples=30, deadline=None)
+@given(ftf_problems())
+def test_finish_time_data_is_cvxpys_ecos_data_and_solution(args: tuple[np.ndarray, ...]) -> None:
+    """The reference's finish-time-fairness model written directly is what cvxpy hands
+    ECOS, to the bit (values, sparsity, order, signed zeros), and so is the answer:
+    the same allocation, status and message, infeasible models included."""
+    model = rcv.FinishTimeModel(*args)
+    mine, theirs = rcv.ecos_data(model), rcv.cvxpy_ecos_data(model)
+    assert mine is not None
+    assert mine.dims == theirs.dims
+    assert mine.c.tobytes() == theirs.c.tobytes()
+    assert mine.h.tobytes() == theirs.h.tobytes()
+    assert mine.G.shape == theirs.G.shape
+    for part in ("data", "indices", "indptr"):
+        assert getattr(mine.G, part).tobytes() == getattr(theirs.G, part).tobytes()
+    fast, slow = rcv.finish_time(model), rcv.finish_time_cvxpy(model)
+    assert (fast.attempt.solver, fast.attempt.status, fast.attempt.detail) == (
+        slow.attempt.solver,
+        slow.attempt.status,
+        slow.attempt.detail,
+    )
+    assert (fast.x is None) == (slow.x is None)
+    if fast.x is not None and slow.x is not None:
+        assert fast.x.tobytes() == slow.x.tobytes()
+
+
+def test_finish_time_shapes_not_written_directly_go_through_cvxpy() -> None:
+    """One job, or a job with no work left: cvxpy poses those (another layout)."""
+    t = np.array([[2.0, 1.0]])
+    one = rcv.FinishTimeModel(
+        t, np.array([1]), np.array([4.0, 4.0]), np.zeros(1), np.ones(1), np.ones(1)
+    )
+    assert rcv.ecos_data(one) is None
+    assert rcv.finish_time(one).attempt.status == "optimal"
+    done = rcv.FinishTimeModel(
+        np.ones((2, 2)), np.ones(2, int), np.full(2, 4.0), np.zeros(2), np.array([1.0, 0.0]),
+        np.ones(2),
+    )  # fmt: skip
+    assert rcv.ecos_data(done) is None

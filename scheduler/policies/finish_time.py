@@ -103,12 +103,14 @@ def _reference_finish_time(
     failed: tuple[conic.SolveAttempt, ...] = ()
     if np.all(np.isfinite(isolated_finish)):
         ref = reference_cvxpy.finish_time(
-            rates,
-            problem.scale_factors,
-            capacities,
-            problem.times_since_start,
-            problem.remaining_steps,
-            isolated_finish,
+            reference_cvxpy.FinishTimeModel(
+                rates,
+                problem.scale_factors,
+                capacities,
+                problem.times_since_start,
+                problem.remaining_steps,
+                isolated_finish,
+            )
         )
         if ref.x is not None:
             solves.append(conic.Solution(ref.x.ravel(), (ref.attempt,)))
