@@ -226,14 +226,14 @@ class TelemetryCollector:
         done = len(completed)
         c["jobs_completed"][i] = done
         w = self.saturation.window_completions
+        rate = math.nan
         if done > w:
             if self._rate_from[0] != done:
                 self._rate_from = (done, completed.finish_at(done - w - 1))
             first = self._rate_from[1]
-        if done > w and time_s > first:
-            c["completion_rate_per_h"][i] = w * HOUR / (time_s - first)
-        else:
-            c["completion_rate_per_h"][i] = math.nan
+            if time_s > first:
+                rate = w * HOUR / (time_s - first)
+        c["completion_rate_per_h"][i] = rate
         if solve is not None:
             c["solved"][i] = True
             c["solver"][i] = self._solver_code(solve[0])
