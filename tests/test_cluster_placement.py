@@ -236,3 +236,60 @@ def test_replayed_round_is_stable(topo: Topology, requests: list[tuple[int, int]
     for key, t, n in accepted:
         assert p.reserve(key, t, n, first[key])
     assert p.commit() == first
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 6), min_size=1, max_size=3).filter(any),
+    reference=st.booleans(),
+    data=st.data(),
+)
+def test_place_counted_is_reserve_then_commit(
+    counts: list[int], reference: bool, data: st.DataObject
+) -> None:
+    """A whole round placed at once on one-GPU servers gives exactly what reserving each
+    job in order and committing gives: kept GPUs, a GPU two jobs held (the first keeps
+    it), a GPU of another type or out of range, multi-GPU jobs (the general path)."""
+    names = tuple(f"t{i}" for i in range(len(counts)))
+    topo = Topology(ClusterSpec(names, tuple(counts), (1,) * len(counts)))
+    total = sum(counts)
+    left = list(counts)
+    keys: list[int] = []
+    types: list[int] = []
+    sizes: list[int] = []
+    previous: list[tuple[int, ...] | None] = []
+    gpu = st.integers(-1, total + 1)
+    for key in data.draw(st.lists(st.integers(0, 40), unique=True, max_size=12)):
+        k = data.draw(st.integers(0, len(counts) - 1))
+        size = data.draw(st.sampled_from((1, 1, 1, 2)))
+        if left[k] < size:
+            continue
+        left[k] -= size
+        keys.append(key)
+        types.append(k)
+        sizes.append(size)
+        prev = data.draw(
+            st.one_of(st.none(), st.lists(gpu, min_size=1, max_size=2, unique=True).map(tuple))
+        )
+        previous.append(prev)
+    one = Placer(topo, reference_order=reference)
+    one.begin_round()
+    for key, k, size, prev in zip(keys, types, sizes, previous, strict=True):
+        assert one.reserve(key, k, size, prev)
+    expected = one.commit()
+    other = Placer(topo, reference_order=reference)
+    assert other.counts_only
+    assert other.place_counted(keys, types, sizes, previous) == expected
+    assert [other.free_gpus(k) for k in range(len(counts))] == left
+
+
+def test_place_counted_refuses_what_does_not_fit() -> None:
+    """More jobs of a type than its GPUs: the job that does not fit is named; a placer
+    with multi-GPU servers is not one that only counts."""
+    p = Placer(Topology(parse_cluster("2:1:0")))
+    with pytest.raises(RuntimeError, match="job 7"):
+        p.place_counted([5, 6, 7], [1, 0, 1], [1, 1, 1], [None, None, None])
+    multi = placer((4,), (2,))
+    assert not multi.counts_only
+    with pytest.raises(ValueError, match="one GPU per server"):
+        multi.place_counted([1], [0], [1], [None])

@@ -208,3 +208,32 @@ def test_an_unchanged_round_reuses_the_last_ones_slices() -> None:
     _add(mech, 2, [2.0, 1.0])
     fourth = mech.plan_round(1080.0, placer).dispatches
     assert fourth is not third
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=st.lists(st.tuples(st.booleans(), st.integers(0, 30)), max_size=40))
+def test_active_jobs_rows_follow_arrivals_and_departures(ops: list[tuple[bool, int]]) -> None:
+    """Rows are found by binary search over the sorted ids: after any arrivals and
+    departures they are the ids' positions, and an inactive id is a KeyError."""
+    from scheduler.jobstate import ActiveJobs
+
+    jobs = ActiveJobs(2)
+    active: list[int] = []
+    next_id = 0
+    for arrive, pick in ops:
+        if arrive or not active:
+            jobs.add(next_id, np.ones(2), 1, 1.0, 10.0, 0.0, 0.0)
+            active.append(next_id)
+            next_id += 1
+        else:
+            gone = active.pop(pick % len(active))
+            jobs.remove(gone)
+            assert gone not in jobs
+            with pytest.raises(KeyError, match=f"job {gone} is not active"):
+                jobs.index(gone)
+            with pytest.raises(KeyError, match=f"job {gone} is not active"):
+                jobs.rows([*active, gone])
+    assert jobs.ids.tolist() == active
+    assert [jobs.index(j) for j in active] == list(range(len(active)))
+    assert jobs.rows(active[::-1]).tolist() == list(range(len(active)))[::-1]
+    assert all(j in jobs for j in active) and next_id not in jobs
