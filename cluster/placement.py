@@ -358,10 +358,13 @@ class Placer:
             raise ValueError("place_counted needs a placer with one GPU per server")
         n = len(keys)
         caps = self._counts
-        counts = np.bincount(np.asarray(types, dtype=np.int64), minlength=len(caps))
+        kind = np.asarray(types, dtype=np.int64)
+        counts = np.bincount(kind, minlength=len(caps))
+        # Each job's one last GPU, -1 for none and -2 for more than one.
+        held = [-1 if p is None else p[0] if len(p) == 1 else -2 for p in previous]
         simple = (
-            all(size == 1 for size in sizes)
-            and all(p is None or len(p) == 1 for p in previous)
+            max(sizes, default=1) == 1
+            and -2 not in held
             and bool((counts <= caps).all())
             and len(set(keys)) == n
         )
@@ -371,8 +374,7 @@ class Placer:
                 if not self.reserve(key, type_index, size, prev):
                     raise RuntimeError(f"placement refused job {key} a reservation that fits")
             return self.commit()
-        kind = np.asarray(types, dtype=np.int64)
-        last = np.fromiter((-1 if p is None else p[0] for p in previous), np.int64, count=n)
+        last = np.array(held, dtype=np.int64)
         total = self._num_gpus
         pools = np.asarray(self._type_pool, dtype=np.int64)[kind]
         valid = np.flatnonzero((last >= 0) & (last < total))

@@ -334,7 +334,7 @@ class CompletionTracker:
     def backlog_gpu_s(self) -> float:
         """GPU-seconds of work the active jobs still need, each on its fastest type."""
         jobs = self.mechanism.jobs
-        best = jobs.throughputs.max(axis=1, initial=0.0)
+        best = jobs.fastest
         seconds = np.divide(jobs.remaining(), best, out=np.zeros_like(best), where=best > 0)
         return float(seconds @ jobs.scale_factors)
 

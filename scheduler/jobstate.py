@@ -18,6 +18,8 @@ class ActiveJobs:
         self.num_types = m
         self.ids = np.zeros(0, dtype=np.int64)
         self.throughputs = np.zeros((0, m))
+        # Each job's throughput on its fastest type (0 if it can run nowhere).
+        self.fastest = np.zeros(0)
         self.scale_factors = np.zeros(0, dtype=np.int64)
         self.weights = np.zeros(0)
         self.total_steps = np.zeros(0)
@@ -59,7 +61,9 @@ class ActiveJobs:
             raise ValueError(f"job {job_id} arrives out of id order")
         m = self.num_types
         self.ids = np.append(self.ids, job_id)
-        self.throughputs = np.vstack([self.throughputs, np.asarray(throughputs).reshape(1, m)])
+        row = np.asarray(throughputs).reshape(1, m)
+        self.throughputs = np.vstack([self.throughputs, row])
+        self.fastest = np.append(self.fastest, row.max(axis=1, initial=0.0))
         self.scale_factors = np.append(self.scale_factors, scale_factor)
         self.weights = np.append(self.weights, weight)
         self.total_steps = np.append(self.total_steps, total_steps)
@@ -98,6 +102,7 @@ class ActiveJobs:
         for name in (
             "ids",
             "throughputs",
+            "fastest",
             "scale_factors",
             "weights",
             "total_steps",

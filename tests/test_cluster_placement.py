@@ -268,8 +268,11 @@ def test_place_counted_is_reserve_then_commit(
         keys.append(key)
         types.append(k)
         sizes.append(size)
+        # A job's last GPUs are as many as it takes (a placement gave them).
         prev = data.draw(
-            st.one_of(st.none(), st.lists(gpu, min_size=1, max_size=2, unique=True).map(tuple))
+            st.one_of(
+                st.none(), st.lists(gpu, min_size=size, max_size=size, unique=True).map(tuple)
+            )
         )
         previous.append(prev)
     one = Placer(topo, reference_order=reference)
