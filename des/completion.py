@@ -8,8 +8,10 @@ round's ``done`` event fires and the scheduler process starts the next round.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import simpy
@@ -68,8 +70,8 @@ class CompletionTracker:
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
         # Seconds of service each active job received on each type since it arrived.
-        self.received_s: dict[int, list[float]] = {}
-        self._num_types = num_types
+        # (A job's entry is made, at zero, the first time it is credited.)
+        self.received_s: defaultdict[int, list[float]] = defaultdict(partial(_zeros, num_types))
         # Finished jobs, spilled to a scratch file by chunks (memory bounded by one).
         self.completed = CompletionLog()
         self.failed: list[Completion] = []
@@ -222,21 +224,14 @@ class CompletionTracker:
             if inside.any():
                 self.window_service_gpu_s = running_sum(self.window_service_gpu_s, gpu_s[inside])
         running_sums(self.busy_gpu_s_by_type, types, gpu_s)
-        received, service = self.received_s, self._service
+        received = self.received_s
         for job_id, k, duration in zip(
             batch.id_list[lo:hi], batch.type_list[lo:hi], batch.duration_list[lo:hi], strict=True
         ):
-            (received.get(job_id) or service(job_id))[k] += duration
+            received[job_id][k] += duration
         rows = self._rows[sel] if self._rows_version == self.mechanism.jobs.version else None
         self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], seconds[sel], rows)
         # (never the round's end: its last slice has an event and is credited alone)
-
-    def _service(self, job_id: int) -> list[float]:
-        """The seconds of service ``job_id`` received per type (created at zero)."""
-        got = self.received_s.get(job_id)
-        if got is None:
-            got = self.received_s[job_id] = [0.0] * self._num_types
-        return got
 
     def _slice_done(self, dispatch: Dispatch, end: float) -> None:
         """Credits one slice (all its GPUs), which ended at ``end``, to the job and the
@@ -251,7 +246,7 @@ class CompletionTracker:
         for job_id in (
             (dispatch.job_id, dispatch.partner) if dispatch.partner >= 0 else (dispatch.job_id,)
         ):
-            self._service(job_id)[dispatch.type_index] += dispatch.duration
+            self.received_s[job_id][dispatch.type_index] += dispatch.duration
         mech = self.mechanism
         if dispatch.partner >= 0:
             done_a, done_b = mech.credit_pair(dispatch)
@@ -389,3 +384,8 @@ class _Batch:
             inside,
             bool(inside.any()),
         )
+
+
+def _zeros(num_types: int) -> list[float]:
+    """A job's service per type before its first slice."""
+    return [0.0] * num_types

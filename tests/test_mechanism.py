@@ -237,3 +237,35 @@ def test_active_jobs_rows_follow_arrivals_and_departures(ops: list[tuple[bool, i
     assert [jobs.index(j) for j in active] == list(range(len(active)))
     assert jobs.rows(active[::-1]).tolist() == list(range(len(active)))[::-1]
     assert all(j in jobs for j in active) and next_id not in jobs
+
+
+def _phantom_rounds(forget: bool) -> tuple[list[tuple[object, ...]], int]:
+    """Agnostic LAS on 3:1, one job that runs on the first type only, a second one, then
+    two that arrive between solves (and so take places unrun): one that fits either type
+    and one that fits the first only."""
+    mech, placer = _mechanism("max_min_fairness", (3, 1), seed=1)
+    _add(mech, 0, [1.0, 0.0])
+    seen: list[tuple[object, ...]] = []
+    for r in range(8):
+        if r == 1:
+            _add(mech, 1, [1.0, 0.0])
+        if r == 3:
+            _add(mech, 2, [1.0, 1.0])
+            _add(mech, 3, [1.0, 0.0])
+        if forget:
+            mech._memo = None
+        plan = mech.plan_round(360.0 * r, placer)
+        seen.append((plan.type_order, plan.dispatches, plan.phantom_jobs))
+    return seen, mech.reused_by_selection
+
+
+def test_a_reused_selection_takes_the_walks_own_phantom_count() -> None:
+    """The type order flips while the two waiting jobs are unsolved: the walk runs the
+    same two jobs either way, but the either-type job takes the second type's place
+    first or the first type's last place, so one or both waiting jobs hold a place. The
+    round that reuses the last one's placement reports the walk's own count."""
+    reused, hits = _phantom_rounds(forget=False)
+    fresh, _ = _phantom_rounds(forget=True)
+    assert hits == 1
+    assert reused == fresh
+    assert [r[2] for r in reused] == [0, 0, 0, 2, 2, 2, 1, 0]
