@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 
 import cvxpy as cp
@@ -28,6 +29,8 @@ from threadpoolctl import threadpool_limits
 
 from scheduler import policies, registry
 from scheduler.cvxpy_models import MaxMinModel, max_min_model
+from scheduler.policies import base
+from scheduler.policies.fairness import agnostic_coefficients, perf_coefficients
 from scheduler.problem import AllocationProblem
 from workloads import GeneratorConfig, generate_n, load_throughputs
 
@@ -99,6 +102,29 @@ def main() -> None:
         timed(spec.allocate, p, policies.PolicyContext(rng=random.Random(0))) for p in ftf
     )
     print(f"\nfinish_time_fairness_perf at 128 jobs: {t128 * 1e3:.1f} ms (target < 100 ms)")
+    print(
+        "\nbaseline: max-min fairness solved job by job (no job classes: "
+        f"CLASS_MIN_JOBS = {base.CLASS_MIN_JOBS} and up go per class), same problems"
+    )
+    for name, coefficients in (
+        ("max_min_fairness_perf", lambda p, ctx: perf_coefficients(p)),
+        ("max_min_fairness", agnostic_coefficients),
+    ):
+        for n in args.sizes:
+            if n < base.CLASS_MIN_JOBS:
+                continue
+            ctx = policies.PolicyContext(rng=random.Random(0))
+            per_class = statistics.median(
+                timed(registry.get(name).allocate, p, ctx) for p in problems[n]
+            )
+            per_job = statistics.median(
+                timed(base.max_min_allocation, coefficients(p, ctx), p, ctx, sys.maxsize)
+                for p in problems[n]
+            )
+            print(
+                f"  {name:24s} {n:5d} jobs: per class {per_class * 1e3:7.1f} ms | job by job "
+                f"{per_job * 1e3:7.1f} ms ({per_job / per_class:4.1f}x)"
+            )
     print("\nbaseline: the reference's agnostic max-min via cvxpy + ECOS, same problems")
     for n in args.sizes:
         ours = statistics.median(

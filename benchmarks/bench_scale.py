@@ -23,6 +23,8 @@ Usage::
         --gpus 100 1000 10000 --axis-jobs 40000 --plot docs/scale.png  # docs/scaling.md
     .venv/bin/python benchmarks/bench_scale.py --jobs 100000 --axis-gpus 10000 --gpus \\
         --partitions 1 8                          # 10,000 GPUs and 100,000 jobs, exact and POP
+    .venv/bin/python benchmarks/bench_scale.py --jobs 20000 --axis-gpus 10000 --gpus \\
+        --compare-job-by-job            # against max-min programs posed job by job (no classes)
 
 Not part of the test suite.
 """
@@ -65,16 +67,24 @@ class Point:
     policy_s: float
     peak_mib: float
     end_reason: str
+    avg_jct_s: float | None = None
+    job_by_job: bool = False
 
 
-def run_point(gpus: int, jobs: int, parts: int, policy: str, seed: int) -> dict[str, object]:
-    """One simulation in this process: its figures as a JSON-ready dict."""
+def run_point(
+    gpus: int, jobs: int, parts: int, policy: str, seed: int, job_by_job: bool = False
+) -> dict[str, object]:
+    """One simulation in this process: its figures as a JSON-ready dict. ``job_by_job``:
+    max-min programs posed over every job, never over job classes (the baseline)."""
     from cluster import parse_cluster
     from des.config import SimConfig, WorkloadConfig
     from des.result import build_result
     from des.simulation import Simulation
     from hetsim.eventlog import configure_logging
+    from scheduler.policies import base
 
+    if job_by_job:
+        base.CLASS_MIN_JOBS = sys.maxsize  # this process only: the benchmark's baseline
     configure_logging(None)  # no event trace; warnings to stderr, as `hetsim run`
     config = SimConfig(
         policy=policy,
@@ -95,14 +105,19 @@ def run_point(gpus: int, jobs: int, parts: int, policy: str, seed: int) -> dict[
         "policy_s": result["profile"]["lp_s"] + result["profile"]["lp_build_s"],
         "peak_mib": peak_kib / 1024,
         "end_reason": result["end_reason"],
+        "avg_jct_s": result["avg_jct_s"],
+        "job_by_job": job_by_job,
     }
 
 
-def measure(axis: str, gpus: int, jobs: int, parts: int, args: argparse.Namespace) -> Point:
+def measure(
+    axis: str, gpus: int, jobs: int, parts: int, args: argparse.Namespace, job_by_job: bool = False
+) -> Point:
     """Runs one point in a fresh interpreter (its own peak memory)."""
     cmd = [
         sys.executable, __file__, "--point", str(gpus), str(jobs), str(parts),
         "--policy", args.policy, "--seed", str(args.seed),
+        *(["--job-by-job"] if job_by_job else []),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -143,6 +158,22 @@ def report(points: list[Point], axis: str) -> None:
                 flush=True,
             )
             prev = p
+
+
+def compare(per_class: list[Point], per_job: list[Point]) -> None:
+    """Each point against the same point with max-min programs posed job by job."""
+    print("\n  the same points job by job (no job classes): wall time and average JCT")
+    print(
+        f"{'GPUs':>7s} {'jobs':>8s} {'K':>3s} {'classes s':>10s} {'by job s':>9s} "
+        f"{'ratio':>6s}  JCT"
+    )
+    for a, b in zip(per_class, per_job, strict=True):
+        same = "identical" if a.avg_jct_s == b.avg_jct_s else f"{a.avg_jct_s} vs {b.avg_jct_s}"
+        print(
+            f"{a.gpus:7,d} {a.jobs:8,d} {a.parts:3d} {a.wall_s:10.1f} {b.wall_s:9.1f} "
+            f"{b.wall_s / a.wall_s:6.2f}  {same}",
+            flush=True,
+        )
 
 
 def plot(points: list[Point], path: Path) -> None:
@@ -217,6 +248,12 @@ def main() -> None:
     parser.add_argument("--axis-gpus", type=int, default=1000, help="GPUs on the jobs axis")
     parser.add_argument("--axis-jobs", type=int, default=4000, help="jobs on the GPUs axis")
     parser.add_argument("--partitions", type=int, nargs="+", default=[1])
+    parser.add_argument(
+        "--compare-job-by-job",
+        action="store_true",
+        help="also run every point with max-min programs posed job by job (no job classes)",
+    )
+    parser.add_argument("--job-by-job", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--policy", default="max_min_fairness_perf")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", type=Path, help="write the plot here (PNG), the points beside it")
@@ -231,7 +268,7 @@ def main() -> None:
         return
     if args.point:
         gpus, jobs, parts = args.point
-        print(json.dumps(run_point(gpus, jobs, parts, args.policy, args.seed)))
+        print(json.dumps(run_point(gpus, jobs, parts, args.policy, args.seed, args.job_by_job)))
         return
     print(
         f"{args.policy}, single-GPU jobs, {RATE_PER_GPU} jobs/h per GPU, seed {args.seed}; "
@@ -246,6 +283,8 @@ def main() -> None:
                 line.append(measure(axis, gpus, jobs, parts, args))
         points += line
         report(line, axis)
+        if args.compare_job_by_job and line:
+            compare(line, [measure(axis, p.gpus, p.jobs, p.parts, args, True) for p in line])
     if args.plot:
         save(points, args.plot.with_suffix(".json"))
         plot(points, args.plot)

@@ -49,34 +49,47 @@ class Cells:
         pos[self.members] = np.arange(self.members.size)
         return pos
 
-    def scatter(self, x: np.ndarray) -> np.ndarray:
-        """The cell variables of a solution as an ``n x m`` matrix, clipped to [0, 1]."""
+    def scatter(self, x: np.ndarray, row_scale: np.ndarray | None = None) -> np.ndarray:
+        """The cell variables of a solution as an ``n x m`` matrix (each row divided by
+        ``row_scale`` first, if given), clipped to [0, 1]."""
         out = np.zeros(self.n * self.m)
         out[self.flat] = x[: self.k]
-        return np.clip(out, 0.0, 1.0).reshape(self.n, self.m)
+        matrix = out.reshape(self.n, self.m)
+        if row_scale is not None:
+            matrix = matrix / row_scale[:, None]
+        return np.clip(matrix, 0.0, 1.0)
 
 
 def _base(
-    cells: Cells, scale_factors: np.ndarray, capacities: np.ndarray, width: int
+    cells: Cells,
+    scale_factors: np.ndarray,
+    capacities: np.ndarray,
+    width: int,
+    row_limits: np.ndarray | None = None,
 ) -> tuple[list[Block], list[np.ndarray]]:
-    """Capacity rows, per-job row sums and non-negativity, over ``width`` columns."""
+    """Capacity rows, per-job row sums (at most 1, or ``row_limits[i]``) and
+    non-negativity, over ``width`` columns."""
     k, m, p = cells.k, cells.m, cells.members.size
     var = np.arange(k)
     cap = Block(cells.cols, var, scale_factors[cells.rows].astype(float), (m, width))
     rowsum = Block(cells.position()[cells.rows], var, np.ones(k), (p, width))
     nonneg = Block(var, var, -np.ones(k), (k, width))
+    sums = np.ones(p) if row_limits is None else row_limits[cells.members].astype(float)
     return (
         [cap, rowsum, nonneg],
-        [capacities.astype(float), np.ones(p), np.zeros(k)],
+        [capacities.astype(float), sums, np.zeros(k)],
     )
 
 
 def _cell_bounds(
-    cells: Cells, scale_factors: np.ndarray, capacities: np.ndarray
+    cells: Cells,
+    scale_factors: np.ndarray,
+    capacities: np.ndarray,
+    row_limits: np.ndarray | None = None,
 ) -> tuple[Block, np.ndarray]:
     """The base constraints but non-negativity, over the cell variables: capacity per
     type, then each member job's row sum."""
-    bounds, limits = _base(cells, scale_factors, capacities, cells.k)
+    bounds, limits = _base(cells, scale_factors, capacities, cells.k, row_limits)
     return stack(bounds[:2]), np.concatenate(limits[:2])
 
 
@@ -129,9 +142,11 @@ def min_norm(
     capacities: np.ndarray,
     levels: np.ndarray,
     total: float | None = None,
+    row_limits: np.ndarray | None = None,
 ) -> tuple[ConeProgram, Cells]:
     """``minimise ||x||^2 / 2`` s.t. ``sum_j C[i,j] x_ij >= level_i`` (and, if ``total`` is
-    given, ``sum_ij C[i,j] x_ij >= total``) and the base constraints.
+    given, ``sum_ij C[i,j] x_ij >= total``) and the base constraints (row sums at most
+    ``row_limits`` instead of 1 if given: see :mod:`scheduler.classes`).
 
     The unique point of the set of allocations meeting every job's level: a tie-break
     that does not depend on the solver. A quadratic program (no extra variable).
@@ -146,7 +161,7 @@ def min_norm(
         everything = Block(np.zeros(k, dtype=np.int64), np.arange(k), coeff, (1, k))
         forms = stack([forms, everything])
         floors = np.concatenate([floors, [total]])
-    bounds, limits = _cell_bounds(cells, scale_factors, capacities)
+    bounds, limits = _cell_bounds(cells, scale_factors, capacities, row_limits)
     return min_norm_forms(forms, floors, bounds, limits), cells
 
 

@@ -11,6 +11,7 @@ import scipy.linalg
 from scipy.sparse.linalg import lsmr
 
 from scheduler import conic, programs, reference_forms
+from scheduler.classes import JobClasses
 from scheduler.problem import Allocation, AllocationProblem
 
 # Relative slack when a level found by one solve becomes a constraint of the next, so a
@@ -287,13 +288,35 @@ def solved_or_fallback(
     return Allocation(fit_to_capacity(x, problem), tuple(solves))
 
 
+# With the tie-break, a max-min program of at least this many jobs is solved per job
+# class (see :mod:`scheduler.classes`) when that makes it at least CLASS_SHRINK times
+# smaller: the same allocation, from programs of a few dozen classes instead of
+# thousands of jobs. Smaller programs are solved job by job, as before (so the runs of
+# the reference's size are unchanged to the bit).
+CLASS_MIN_JOBS = 512
+CLASS_SHRINK = 4
+
+
 def max_min_allocation(
-    coefficients: np.ndarray, problem: AllocationProblem, ctx: PolicyContext
+    coefficients: np.ndarray,
+    problem: AllocationProblem,
+    ctx: PolicyContext,
+    class_min_jobs: int | None = None,
 ) -> Allocation:
     """``max min_i sum_j C[i,j] X[i,j]`` over the allowed cells, then (unless quirks or
-    asked not to) the solver-independent minimum-norm point among the optima."""
+    asked not to) the solver-independent minimum-norm point among the optima.
+
+    With the tie-break and at least ``class_min_jobs`` jobs (default CLASS_MIN_JOBS),
+    both programs are posed over job classes when there are few enough
+    (:func:`max_min_by_class`)."""
     solves: list[conic.Solution] = []
     allowed = allowed_cells(problem, ctx)
+    least = CLASS_MIN_JOBS if class_min_jobs is None else class_min_jobs
+    if ctx.tie_breaking and problem.num_jobs >= least:
+        usable = allowed & (coefficients > 0)
+        classes = JobClasses.of(coefficients, usable, problem.scale_factors)
+        if classes.count * CLASS_SHRINK <= problem.num_jobs:
+            return max_min_by_class(coefficients, usable, classes, problem, ctx)
     found = max_min_levels(coefficients, allowed, problem, ctx, solves)
     if found is None:
         return solved_or_fallback(None, problem, solves)
@@ -304,3 +327,44 @@ def max_min_allocation(
             tie_break(coefficients, allowed, levels, problem, ctx, solves), problem, solves
         )
     return solved_or_fallback(x, problem, solves)
+
+
+def max_min_by_class(
+    coefficients: np.ndarray,
+    usable: np.ndarray,
+    classes: JobClasses,
+    problem: AllocationProblem,
+    ctx: PolicyContext,
+) -> Allocation:
+    """The tie-broken max-min allocation posed over job classes: the max-min level with
+    each class's size as a multiplicity of its GPUs, then the minimum-norm point in
+    ``y = sqrt(size) x`` (see :mod:`scheduler.classes`), each job given its class's row.
+    ``usable``: the allowed cells of positive coefficient."""
+    solves: list[conic.Solution] = []
+    first = classes.first
+    coeff, cells_ok = coefficients[first], usable[first]
+    if not cells_ok.any():
+        return solved_or_fallback(np.zeros(coefficients.shape), problem, solves)
+    size = classes.sizes.astype(float)
+    gpus = problem.scale_factors[first].astype(float)
+    program, cells, _free = programs.max_min(coeff, cells_ok, gpus * size, problem.capacities)
+    sol = conic.solve(program, ctx.solvers)
+    solves.append(sol)
+    if sol.x is None:
+        return solved_or_fallback(None, problem, solves)
+    t = float(sol.x[-1])
+    if t <= 0:
+        return solved_or_fallback(classes.expand(cells.scatter(sol.x)), problem, solves)
+    root = np.sqrt(size)
+    program, cells = programs.min_norm(
+        coeff / root[:, None],
+        cells_ok,
+        gpus * root,
+        problem.capacities,
+        tie_floors(np.full(classes.count, t)),
+        row_limits=root,
+    )
+    y = solve_min_norm(program, ctx, solves)
+    if y is None:
+        return solved_or_fallback(None, problem, solves)
+    return solved_or_fallback(classes.expand(cells.scatter(y, root)), problem, solves)
