@@ -132,6 +132,10 @@ def test_large_min_norm_programs_go_to_clarabel_first() -> None:
     assert base.min_norm_chain(small, chain) == chain
     assert base.min_norm_chain(big, ("ecos", "scs")) == ("ecos", "scs")
     assert base.min_norm_chain(big, ("clarabel", "ecos")) == ("clarabel", "ecos")
+    # A tie-break over job classes moves to Clarabel from a smaller size.
+    mid = program(base.CLASS_CLARABEL_FIRST_VARS + 1)
+    assert base.min_norm_chain(mid, chain) == chain
+    assert base.min_norm_chain(mid, chain, base.CLASS_CLARABEL_FIRST_VARS)[0] == "clarabel"
 
 
 def _many_jobs(n: int, seed: int) -> AllocationProblem:
