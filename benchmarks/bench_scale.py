@@ -230,6 +230,7 @@ def plot(points: list[Point], path: Path) -> None:
 
 def save(points: list[Point], path: Path) -> None:
     """The points as JSON beside the plot, so that it can be drawn again (``--replot``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([asdict(p) for p in points], indent=1) + "\n")
     print(f"points: {path}")
 
