@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import simpy
@@ -71,7 +70,7 @@ class CompletionTracker:
         self.busy_gpu_s_by_type = np.zeros(num_types)
         # Seconds of service each active job received on each type since it arrived.
         # (A job's entry is made, at zero, the first time it is credited.)
-        self.received_s: defaultdict[int, list[float]] = defaultdict(partial(_zeros, num_types))
+        self.received_s: defaultdict[int, list[float]] = defaultdict(lambda: [0.0] * num_types)
         # Finished jobs, spilled to a scratch file by chunks (memory bounded by one).
         self.completed = CompletionLog()
         self.failed: list[Completion] = []
@@ -384,8 +383,3 @@ class _Batch:
             inside,
             bool(inside.any()),
         )
-
-
-def _zeros(num_types: int) -> list[float]:
-    """A job's service per type before its first slice."""
-    return [0.0] * num_types

@@ -105,11 +105,18 @@ def finish_time(model: FinishTimeModel) -> ReferenceSolve:
     status = _STATUS.get(flag)
     if status is None:  # a flag cvxpy does not know: let it say what it says
         return finish_time_cvxpy(model)
-    if status not in (conic.OPTIMAL, conic.INACCURATE):  # no answer, or not optimal
-        return ReferenceSolve(None, conic.SolveAttempt("ecos", conic.FAILED, seconds, status))
     x = np.asarray(solution["x"][1 : 1 + n * m]).reshape((n, m), order="F")
-    ok = conic.OPTIMAL if status == conic.OPTIMAL else conic.INACCURATE
-    return ReferenceSolve(x.clip(min=0.0).clip(max=1.0), conic.SolveAttempt("ecos", ok, seconds))
+    return _answer(x, status, seconds)
+
+
+def _answer(x: np.ndarray | None, status: str, seconds: float) -> ReferenceSolve:
+    """A solve's outcome in cvxpy's status words: the allocation clipped to [0, 1] when
+    it is optimal (or optimal but inaccurate), else a failed attempt with the status."""
+    if x is None or status not in (conic.OPTIMAL, conic.INACCURATE):
+        return ReferenceSolve(None, conic.SolveAttempt("ecos", conic.FAILED, seconds, status))
+    return ReferenceSolve(
+        np.asarray(x).clip(min=0.0).clip(max=1.0), conic.SolveAttempt("ecos", status, seconds)
+    )
 
 
 def ecos_data(model: FinishTimeModel) -> EcosData | None:
@@ -201,13 +208,8 @@ def finish_time_cvxpy(model: FinishTimeModel) -> ReferenceSolve:
         seconds = time.perf_counter() - start
         return ReferenceSolve(None, conic.SolveAttempt("ecos", conic.FAILED, seconds, str(exc)))
     seconds = time.perf_counter() - start
-    status = str(problem.status)
-    if x.value is None or status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
-        return ReferenceSolve(None, conic.SolveAttempt("ecos", conic.FAILED, seconds, status))
-    ok = conic.OPTIMAL if status == cp.OPTIMAL else conic.INACCURATE
-    return ReferenceSolve(
-        np.asarray(x.value).clip(min=0.0).clip(max=1.0), conic.SolveAttempt("ecos", ok, seconds)
-    )
+    # cvxpy's status words are the chain's own (conic.OPTIMAL, conic.INACCURATE).
+    return _answer(x.value, str(problem.status), seconds)
 
 
 def _cvxpy_model(x: Any, model: FinishTimeModel) -> tuple[Any, list[Any]]:
