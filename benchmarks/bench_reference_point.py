@@ -13,7 +13,7 @@ Runs single-GPU ``max_min_fairness_perf`` on 36:36:36 at 2.0 jobs/h, seed 0, win
   * a fixed SimPy workload (timeouts through a process), a machine-speed yardstick.
 
 Usage: ``.venv/bin/python benchmarks/bench_reference_point.py [--multi-gpu] [--rate R]
-[--window A:B] [--sample N] [--profile]``. Not part of the test suite.
+[--window A:B] [--sample N] [--profile [--sort tottime]]``. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -88,6 +88,12 @@ def main() -> None:
     parser.add_argument("--multi-gpu", action="store_true")
     parser.add_argument("--sample", type=int, default=60, help="LP problems to re-solve via cvxpy")
     parser.add_argument("--profile", action="store_true", help="cProfile the run (slower)")
+    parser.add_argument(
+        "--sort",
+        choices=("cumulative", "tottime"),
+        default="cumulative",
+        help="order of the profile's functions (with --profile)",
+    )
     args = parser.parse_args()
     configure_logging(None)  # no event trace; warnings to stderr, as `hetsim run`
 
@@ -182,7 +188,7 @@ def main() -> None:
         f"run = {wall / yard:.0f} yardsticks"
     )
     if profiler is not None:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(25)
 
 
 if __name__ == "__main__":

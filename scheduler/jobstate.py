@@ -98,7 +98,8 @@ class ActiveJobs:
         return True
 
     def remove(self, job_id: int) -> None:
-        i = self.index(job_id)
+        keep = np.ones(self.ids.shape[0], dtype=bool)
+        keep[self.index(job_id)] = False
         for name in (
             "ids",
             "throughputs",
@@ -117,7 +118,7 @@ class ActiveJobs:
             "remaining_prev",
             "job_type",
         ):
-            setattr(self, name, np.delete(getattr(self, name), i, axis=0))
+            setattr(self, name, getattr(self, name)[keep])
         self.version += 1
 
     def rows(self, job_ids: list[int]) -> np.ndarray:

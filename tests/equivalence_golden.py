@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -183,6 +184,62 @@ def golden_paths(name: str) -> tuple[Path, Path]:
     return GOLDEN_DIR / f"{name}.json", GOLDEN_DIR / f"{name}.events.jsonl.gz"
 
 
+def state_path(name: str) -> Path:
+    """The golden's state.json (for a case stopped with ``--stop-at``), gzipped."""
+    return GOLDEN_DIR / f"{name}.state.json.gz"
+
+
+def golden_state(name: str) -> bytes | None:
+    path = state_path(name)
+    return gzip.decompress(path.read_bytes()) if path.is_file() else None
+
+
+# state.json holds the scheduler's state at full precision. Its last bits come through
+# BLAS (the tie-break's polish solves small least-squares systems), and OpenBLAS picks
+# its kernels by CPU: the same run on another processor gives the same events.jsonl but
+# state values a few units in the 10th digit apart (7e-11 relative seen, AVX-512
+# Intel kernels against AMD's). Values within this of the golden's are the same state.
+STATE_RTOL = 1e-9
+STATE_ATOL = 1e-12
+
+
+def state_difference(golden: bytes, now: bytes) -> str | None:
+    """The first field where two state.json files part (numbers beyond
+    STATE_RTOL/STATE_ATOL, anything else at all), or None when they agree."""
+    try:
+        theirs, mine = json.loads(golden), json.loads(now)
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc}"
+    return _first_state_difference(theirs, mine, "")
+
+
+def _first_state_difference(a: Any, b: Any, path: str) -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return f"{path or 'top level'}: keys {sorted(a)} in the golden, {sorted(b)} now"
+        for key in a:
+            found = _first_state_difference(a[key], b[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} entries in the golden, {len(b)} now"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _first_state_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(a, float) and isinstance(b, float):
+        if a == b or (math.isnan(a) and math.isnan(b)):
+            return None
+        if abs(a - b) <= STATE_ATOL + STATE_RTOL * max(abs(a), abs(b)):
+            return None
+    elif a == b and type(a) is type(b):
+        return None
+    return f"{path}: golden {json.dumps(a)}, now {json.dumps(b)}"
+
+
 def load_golden(name: str) -> dict[str, Any]:
     meta_path, _ = golden_paths(name)
     golden: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -249,7 +306,13 @@ def compare(case: Case, outcome: Outcome, golden: dict[str, Any]) -> list[str]:
         )
     state_sha = None if outcome.state is None else sha256(outcome.state)
     if state_sha != golden.get("state_sha256"):
-        problems.append(f"state.json differs: sha256 {state_sha}, golden {golden['state_sha256']}")
+        stored = golden_state(case.name)
+        if stored is None or outcome.state is None:
+            problems.append(
+                f"state.json differs: sha256 {state_sha}, golden {golden['state_sha256']}"
+            )
+        elif (found := state_difference(stored, outcome.state)) is not None:
+            problems.append(f"state.json differs: {found}")
     now = behaviour(outcome.result)
     for key, was in golden["result"].items():
         if now.get(key) != was:
@@ -317,6 +380,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _gzip(data: bytes) -> bytes:
+    """Deterministic gzip (no name, no time stamp)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
+        gz.write(data)
+    return buf.getvalue()
+
+
 def write_golden(case: Case, outcome: Outcome, commit: str) -> None:
     meta = {
         "case": case.name,
@@ -329,12 +400,13 @@ def write_golden(case: Case, outcome: Outcome, commit: str) -> None:
         "commit": commit,
         "packages": package_versions(),
     }
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
-        gz.write(outcome.events)
     meta_path, events_path = golden_paths(case.name)
     GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
-    _write_atomic(events_path, buf.getvalue())
+    _write_atomic(events_path, _gzip(outcome.events))
+    if outcome.state is not None:
+        _write_atomic(state_path(case.name), _gzip(outcome.state))
+    else:
+        state_path(case.name).unlink(missing_ok=True)
     _write_atomic(meta_path, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cluster import ClusterSpec, Placer, Topology, parse_cluster
+from cluster import ClusterSpec, Placer, Topology, parse_cluster, placement
 
 
 def placer(counts: tuple[int, ...], sizes: tuple[int, ...]) -> Placer:
@@ -242,14 +244,16 @@ def test_replayed_round_is_stable(topo: Topology, requests: list[tuple[int, int]
 @given(
     counts=st.lists(st.integers(0, 6), min_size=1, max_size=3).filter(any),
     reference=st.booleans(),
+    loop=st.booleans(),
     data=st.data(),
 )
 def test_place_counted_is_reserve_then_commit(
-    counts: list[int], reference: bool, data: st.DataObject
+    counts: list[int], reference: bool, loop: bool, data: st.DataObject
 ) -> None:
     """A whole round placed at once on one-GPU servers gives exactly what reserving each
     job in order and committing gives: kept GPUs, a GPU two jobs held (the first keeps
-    it), a GPU of another type or out of range, multi-GPU jobs (the general path)."""
+    it), a GPU of another type or out of range, multi-GPU jobs (the general path); both
+    by the small rounds' loop and on arrays."""
     names = tuple(f"t{i}" for i in range(len(counts)))
     topo = Topology(ClusterSpec(names, tuple(counts), (1,) * len(counts)))
     total = sum(counts)
@@ -282,7 +286,8 @@ def test_place_counted_is_reserve_then_commit(
     expected = one.commit()
     other = Placer(topo, reference_order=reference)
     assert other.counts_only
-    assert other.place_counted(keys, types, sizes, previous) == expected
+    with patch.object(placement, "_LOOP_PLACE_MAX", 64 if loop else 0):
+        assert other.place_counted(keys, types, sizes, previous) == expected
     assert [other.free_gpus(k) for k in range(len(counts))] == left
 
 

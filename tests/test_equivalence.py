@@ -149,8 +149,9 @@ def _fake_outcome(events: bytes) -> Outcome:
 def test_the_golden_script_writes_what_the_test_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Regenerating one case writes its trace (gzip) and its summary, which the comparison
-    then accepts, and a changed line is then reported against the new golden."""
+    """Regenerating one case writes its trace and its state (gzip) and its summary, which
+    the comparison then accepts, and a changed line is then reported against the new
+    golden."""
     events = b'{"event": "run_started", "sim_time": 0.0}\n{"event": "run_ended", "sim_time": 1.0}\n'
     monkeypatch.setattr(equivalence_golden, "GOLDEN_DIR", tmp_path)
     monkeypatch.setattr(equivalence_golden, "run_case", lambda case: _fake_outcome(events))
@@ -159,6 +160,7 @@ def test_the_golden_script_writes_what_the_test_reads(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "fifo_perf.events.jsonl.gz",
         "fifo_perf.json",
+        "fifo_perf.state.json.gz",
     ]
     case = case_named("fifo_perf")
     golden = load_golden("fifo_perf")
@@ -181,3 +183,49 @@ def test_the_golden_script_refuses_a_case_whose_two_runs_differ(
     err = capsys.readouterr().err
     assert "case fifo_perf is not deterministic" in err and "field 'event'" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_state_apart_in_its_last_bits_is_the_same_state() -> None:
+    """state.json is compared by its sha, and when that differs field by field: values
+    apart in the last bits (BLAS kernels differ by CPU) are the same state; a value
+    apart beyond STATE_RTOL, a changed count, a missing key or a changed type is named
+    with its path and both values."""
+    golden = json.dumps(
+        {"round": 3, "jobs": [{"job_id": 5, "allocation": {"v100": 0.42378307827188155}}]}
+    ).encode()
+
+    def with_value(value: object, key: str = "v100", job_id: object = 5) -> bytes:
+        doc = {"round": 3, "jobs": [{"job_id": job_id, "allocation": {key: value}}]}
+        return json.dumps(doc).encode()
+
+    differ = equivalence_golden.state_difference
+    assert differ(golden, golden) is None
+    assert differ(golden, with_value(0.42378307830000000)) is None
+    far = differ(golden, with_value(0.4237835))
+    assert far is not None and ".jobs[0].allocation.v100" in far and "0.4237835" in far
+    assert "job_id" in (differ(golden, with_value(0.4, job_id=6)) or "")
+    assert "keys" in (differ(golden, with_value(0.4, "p100")) or "")
+    same = 0.42378307827188155
+    assert "golden 5, now 5.0" in (differ(golden, with_value(same, job_id=5.0)) or "")
+    assert "not JSON" in (differ(golden, b"{") or "")
+    nan = b'{"x": NaN, "y": Infinity}'
+    assert differ(nan, nan) is None
+
+
+def test_a_state_golden_is_compared_field_by_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored golden state that differs from a run's only in its last bits passes the
+    comparison; one that differs beyond the tolerance fails it, naming the field."""
+    case = case_named("fifo_perf")
+    golden = load_golden(case.name)
+    stored = equivalence_golden.golden_state(case.name)
+    assert stored is not None and sha256(stored) == golden["state_sha256"]
+    events = golden_events(case.name)
+    state = json.loads(stored)
+    job = state["jobs"][0]
+    job["arrival_s"] = job["arrival_s"] * (1 + 1e-12)
+    near = Outcome(events=events, state=json.dumps(state).encode(), result=dict(golden["result"]))
+    assert compare(case, near, golden) == []
+    job["arrival_s"] = job["arrival_s"] * (1 + 1e-6)
+    far = Outcome(events=events, state=json.dumps(state).encode(), result=dict(golden["result"]))
+    problems = compare(case, far, golden)
+    assert len(problems) == 1 and ".jobs[0].arrival_s" in problems[0]

@@ -23,30 +23,34 @@ from scheduler.problem import Allocation, AllocationProblem
 def _fifo(problem: AllocationProblem, ctx: PolicyContext, *, perf: bool) -> np.ndarray:
     n, m = problem.throughputs.shape
     x = np.zeros((n, m))
-    free = problem.capacities.astype(float).copy()
-    allowed = problem.runnable
-    s = problem.scale_factors
+    free = problem.capacities.astype(float).tolist()
+    allowed = problem.runnable.tolist()
+    s = problem.scale_factors.tolist()
+    rates = problem.throughputs.tolist()
     queue = list(range(n))
     if not perf:
-        held = problem.previous * allowed
+        held = problem.previous * problem.runnable
         for i in np.flatnonzero(held.max(axis=1, initial=0.0) >= 0.5).tolist():
             j = int(np.argmax(held[i]))
             if free[j] >= s[i]:
                 x[i, j] = 1.0
                 free[j] -= s[i]
         queue = [i for i in queue if x[i].sum() == 0]
+    types = range(m)
     for i in queue:
-        candidates = [j for j in range(m) if allowed[i, j] and free[j] >= s[i]]
+        size, row = s[i], allowed[i]
+        candidates = [j for j in types if row[j] and free[j] >= size]
         if not candidates:
-            if allowed[i].any():
+            if any(row):
                 break
             continue  # a job that can run nowhere is skipped, it cannot block the queue
         if perf:
-            j = max(candidates, key=lambda c: (problem.throughputs[i, c], -c))
+            rate = rates[i]
+            j = max(candidates, key=lambda c: (rate[c], -c))
         else:
             j = candidates[ctx.rng.randrange(len(candidates))]
         x[i, j] = 1.0
-        free[j] -= s[i]
+        free[j] -= size
     return x
 
 
