@@ -81,10 +81,7 @@ def run_point(
     from des.result import build_result
     from des.simulation import Simulation
     from hetsim.eventlog import configure_logging
-    from scheduler.policies import base
 
-    if job_by_job:
-        base.CLASS_MIN_JOBS = sys.maxsize  # this process only: the benchmark's baseline
     configure_logging(None)  # no event trace; warnings to stderr, as `hetsim run`
     config = SimConfig(
         policy=policy,
@@ -93,6 +90,7 @@ def run_point(
         window=None,
         seed=seed,
         partitions=parts,
+        job_classes=not job_by_job,
     )
     started = time.perf_counter()
     result = build_result(Simulation(config).run())

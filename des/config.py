@@ -213,6 +213,9 @@ class SimConfig:
     stop_at_s: float | None = None
     # POP: solve the allocation as this many sub-problems (1: the exact solve).
     partitions: int = 1
+    # Pose large tie-broken max-min programs (512 jobs and up) over classes of
+    # interchangeable jobs: the same allocation, faster. False: always job by job.
+    job_classes: bool = True
 
     def __post_init__(self) -> None:
         spec = registry.get(self.policy)  # KeyError naming the known policies

@@ -175,6 +175,7 @@ class Simulation:
             quirks=config.quirks == "gavel",
             tie_break=config.tie_break,
             ftf_isolated=config.ftf_isolated,
+            job_classes=config.job_classes,
             reference_type=config.reference_type_index,
             type_costs=None if config.type_costs is None else np.array(config.type_costs),
             type_names=cluster.gpu_types,

@@ -146,6 +146,8 @@ def summary_lines(result: dict[str, Any], out_dir: Path, events: bool = False) -
     total = result["window_jobs_total"]
     parts = cfg.get("partitions", 1)
     split = f", solved in {parts} partitions" if parts > 1 else ""
+    if not cfg.get("job_classes", True):
+        split += ", job by job (no job classes)"
     lines = [
         f"hetsim: {cfg['policy']} on {types}, {source}, seed {cfg['seed']}{split}",
         f"  ended: {result['end_reason']} at t = {result['sim_time_s'] / 3600:.1f} h after "
@@ -248,6 +250,12 @@ def cli() -> None:
     help="'gavel': reproduce the reference's behaviour, defects included.",
 )
 @click.option("--no-tie-break", is_flag=True, help="Take the solver's own optimal point.")
+@click.option(
+    "--no-job-classes",
+    is_flag=True,
+    help="Pose every max-min allocation job by job (from 512 active jobs, classes of "
+    "interchangeable jobs give the same allocation faster).",
+)
 @click.option(
     "--ftf-isolated",
     type=click.Choice(list(FTF_ISOLATED_MODES)),
@@ -554,6 +562,7 @@ def _sim_config(
         timeout_s=opts["timeout"],
         quirks=opts["quirks"],
         tie_break=not opts["no_tie_break"],
+        job_classes=not opts.get("no_job_classes", False),
         type_costs=type_costs,
         ftf_isolated=opts["ftf_isolated"],
         stop_at_s=None if opts.get("stop_at") is None else opts["stop_at"] * 3600.0,

@@ -142,6 +142,7 @@ class RoundMechanism:
         quirks: bool = False,
         tie_break: bool = True,
         ftf_isolated: str = FTF_DEFAULT,
+        job_classes: bool = True,
         reference_type: int = 0,
         type_costs: np.ndarray | None = None,
         type_names: tuple[str, ...] = (),
@@ -162,6 +163,7 @@ class RoundMechanism:
             quirks=quirks,
             tie_break=tie_break,
             ftf_isolated=ftf_isolated,
+            job_classes=job_classes,
         )
         self.reference_type = reference_type
         self.type_costs = type_costs

@@ -165,6 +165,9 @@ class PartitionedPolicy:
         departed_parts = lookup(departed_ids, self.known_ids, self.known_parts)
         parts = self.parts_of(problem)
         caps = split_capacities(problem.capacities, self.k)
+        # A part takes job classes when the whole problem would: its threshold is the
+        # whole problem's over the number of parts.
+        ctx = replace(ctx, class_min_jobs=-(-ctx.class_min_jobs // self.k))
         answers = []
         for part in range(self.k):
             rows = np.flatnonzero(parts == part)

@@ -14,6 +14,7 @@ A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
     quirks = "gavel"                  # or "none"
     ftf_isolated = "share"            # finish-time fairness only: or "las"
     partitions = 1                    # POP: solve each allocation in K parts (quirks "none")
+    job_classes = true                # false: every max-min program job by job (slower)
     budget_s = 1800                   # per-run wall-clock budget (seconds)
 
 A scenario on a real trace names the file instead of ``trace`` (relative paths are
@@ -79,6 +80,7 @@ _KEYS = (
     "window",
     "quirks",
     "tie_break",
+    "job_classes",
     "ftf_isolated",
     "partitions",
     "solvers",
@@ -142,6 +144,7 @@ class SweepSpec:
     window: WindowConfig
     quirks: str = "gavel"
     tie_break: bool = True
+    job_classes: bool = True
     ftf_isolated: str = FTF_DEFAULT
     solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
     budget_s: float = 1800.0
@@ -203,6 +206,7 @@ class SweepSpec:
             tie_break=self.tie_break,
             ftf_isolated=self.ftf_isolated,
             partitions=self.partitions,
+            job_classes=self.job_classes,
         )
 
     def partitions_refusal(self) -> str | None:
@@ -233,6 +237,7 @@ class SweepSpec:
             "window": f"{self.window.start}:{self.window.end}",
             "quirks": self.quirks,
             "tie_break": self.tie_break,
+            "job_classes": self.job_classes,
             "ftf_isolated": self.ftf_isolated,
             "solvers": list(self.solvers),
             "budget_s": self.budget_s,
@@ -484,6 +489,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "window": reader.window,
         "quirks": lambda: reader.string("quirks", QUIRK_MODES),
         "tie_break": lambda: reader.flag("tie_break"),
+        "job_classes": lambda: reader.flag("job_classes"),
         "ftf_isolated": lambda: reader.string("ftf_isolated", FTF_ISOLATED_MODES),
         "partitions": reader.partitions,
         "solvers": reader.solvers,

@@ -130,3 +130,23 @@ def test_classes_are_used_only_for_large_problems_that_shrink() -> None:
         base.max_min_allocation(coefficients, p, quirks, class_min_jobs=0).matrix,
         base.max_min_allocation(coefficients, p, quirks, class_min_jobs=10**9).matrix,
     )
+
+
+def test_job_classes_off_poses_every_program_job_by_job() -> None:
+    """``job_classes=False`` in the context: a 600-job problem whose classes shrink it is
+    solved job by job, bit for bit; the context's ``class_min_jobs`` moves the threshold."""
+    p = _templated(600, 4, 3, seed=7)
+    coefficients = perf_coefficients(p)
+    on = policies.PolicyContext(rng=random.Random(0))
+    off = policies.PolicyContext(rng=random.Random(0), job_classes=False)
+    by_job = base.max_min_allocation(coefficients, p, on, class_min_jobs=10**9)
+    by_class = base.max_min_allocation(coefficients, p, on, class_min_jobs=0)
+    assert not np.array_equal(by_job.matrix, by_class.matrix)  # two paths: not the same bits
+    assert np.array_equal(base.max_min_allocation(coefficients, p, off).matrix, by_job.matrix)
+    assert np.array_equal(
+        base.max_min_allocation(coefficients, p, off, class_min_jobs=0).matrix, by_job.matrix
+    )
+    higher = policies.PolicyContext(rng=random.Random(0), class_min_jobs=601)
+    assert np.array_equal(base.max_min_allocation(coefficients, p, higher).matrix, by_job.matrix)
+    lower = policies.PolicyContext(rng=random.Random(0), class_min_jobs=600)
+    assert np.array_equal(base.max_min_allocation(coefficients, p, lower).matrix, by_class.matrix)

@@ -49,6 +49,28 @@ def test_run_writes_result_and_prints_a_summary(
     assert not (out / "events.jsonl").exists()
 
 
+def test_no_job_classes_is_stored_in_the_config_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--no-job-classes` is part of the stored effective config (false), and the summary
+    says the run was solved job by job; without it the config says true. Below 512 jobs
+    the two give the same events."""
+    runs = {}
+    for name, extra in (("on", []), ("off", ["--no-job-classes"])):
+        out = tmp_path / name
+        argv = ["run", "--policy", "max_min_fairness_perf", *SMALL, *extra]
+        code, stdout, _ = run_cli([*argv, "--events", "--out", str(out)], capsys)
+        assert code == 0
+        runs[name] = (json.loads((out / "result.json").read_text()), stdout, out)
+    assert runs["on"][0]["config"]["job_classes"] is True
+    assert runs["off"][0]["config"]["job_classes"] is False
+    assert "job by job (no job classes)" in runs["off"][1]
+    assert "job classes" not in runs["on"][1]
+    assert (runs["on"][2] / "events.jsonl").read_bytes() == (
+        runs["off"][2] / "events.jsonl"
+    ).read_bytes()
+
+
 def test_events_and_results_are_byte_identical_across_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from scheduler import partition, policies, registry
 from scheduler.partition import PartitionedPolicy
+from scheduler.policies import base
 from scheduler.problem import Allocation, AllocationProblem
 from tests.allocation_checks import TOL, check_allocation
 
@@ -261,3 +262,21 @@ def test_what_cannot_be_partitioned_is_refused(
     assert partition.refusal(1, (4, 6, 0), registry.get(policy), quirks) is None
     if setting != "partitions":
         assert partition.refusal(4, (4, 6, 0), registry.get("max_min_fairness"), False) is None
+
+
+def test_parts_take_job_classes_when_the_whole_problem_would() -> None:
+    """POP hands its parts the class threshold over K (rounded up), so a part of a large
+    problem is posed over classes as the whole would be; with classes off they stay off."""
+    seen: list[policies.PolicyContext] = []
+
+    def allocate(problem: AllocationProblem, ctx: policies.PolicyContext) -> Allocation:
+        seen.append(ctx)
+        return Allocation(np.zeros(problem.throughputs.shape))
+
+    problem = AllocationProblem.build(np.ones((9, 2)), np.ones(9, dtype=int), np.array([8.0, 8.0]))
+    PartitionedPolicy(allocate, 3)(problem, _ctx())
+    assert [c.class_min_jobs for c in seen] == [-(-base.CLASS_MIN_JOBS // 3)] * 3
+    assert all(c.job_classes for c in seen)
+    seen.clear()
+    PartitionedPolicy(allocate, 2)(problem, replace(_ctx(), job_classes=False, class_min_jobs=9))
+    assert [(c.class_min_jobs, c.job_classes) for c in seen] == [(5, False), (5, False)]

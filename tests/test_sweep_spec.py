@@ -80,6 +80,10 @@ def test_runs_expand_and_configs_carry_the_settings(tmp_path: Path) -> None:
     las = load_sweep(_write(tmp_path, text + 'ftf_isolated = "las"\n'))
     assert las.config(RunKey("finish_time_fairness_perf", 1.0, 0)).ftf_isolated == "las"
     assert las.to_dict()["ftf_isolated"] == "las"
+    assert config.job_classes and spec.to_dict()["job_classes"] is True
+    off = load_sweep(_write(tmp_path, BASE + "job_classes = false\n"))
+    assert not off.config(RunKey("fifo", 1.0, 0)).job_classes
+    assert off.to_dict()["job_classes"] is False
 
 
 def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
@@ -101,6 +105,7 @@ def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
         (('trace = "single-gpu"', 'trace = "both"'), 2, "trace", "single-gpu, multi-gpu"),
         (('name = "t"', 'name = "t"\nbogus = 1'), 2, "bogus", "unknown key"),
         (('name = "t"', 'name = "t"\nftf_isolated = "x"'), 2, "ftf_isolated", "share, las"),
+        (('name = "t"', 'name = "t"\njob_classes = 0'), 2, "job_classes", "true or false"),
         (('name = "t"', 'name = "t"\nftf_isolated = "las"'), 2, "ftf_isolated", "has 'max_min"),
     ],
 )

@@ -200,6 +200,7 @@ def configs(draw: st.DrawFn) -> SimConfig:
         timeout_s=draw(st.none() | st.floats(1.0, 1e5)),
         quirks=draw(st.sampled_from(["none", "gavel"])),
         tie_break=draw(st.booleans()),
+        job_classes=draw(st.booleans()),
         stop_at_s=draw(st.none() | st.floats(1.0, 1e7)),
     )
 

@@ -27,6 +27,15 @@ FTF_BASELINES = ("share", "las")
 FTF_DEFAULT = FTF_BASELINES[0]
 
 
+# With the tie-break, a max-min program of at least this many jobs is solved per job
+# class (see :mod:`scheduler.classes`) when that makes it at least CLASS_SHRINK times
+# smaller: the same allocation, from programs of a few dozen classes instead of
+# thousands of jobs. Smaller programs are solved job by job, as before (so the runs of
+# the reference's size are unchanged to the bit).
+CLASS_MIN_JOBS = 512
+CLASS_SHRINK = 4
+
+
 @dataclass(frozen=True)
 class PolicyContext:
     """What a policy may use besides the problem.
@@ -36,7 +45,11 @@ class PolicyContext:
     everywhere, the agnostic FIFO type choice, no tie-break). ``tie_break``: pick the
     solver-independent minimum-norm point of a max-min optimum (ignored with quirks).
     ``ftf_isolated``: the finish-time-fairness baseline, ``share`` or ``las`` (see
-    :mod:`scheduler.policies.finish_time`).
+    :mod:`scheduler.policies.finish_time`). ``job_classes``: pose a tie-broken max-min
+    program of at least ``class_min_jobs`` jobs over classes of interchangeable jobs
+    (the same allocation, faster; off: always job by job). POP lowers
+    ``class_min_jobs`` for its parts, so that they take classes when the whole problem
+    would.
     """
 
     rng: random.Random
@@ -44,6 +57,8 @@ class PolicyContext:
     quirks: bool = False
     tie_break: bool = True
     ftf_isolated: str = FTF_DEFAULT
+    job_classes: bool = True
+    class_min_jobs: int = CLASS_MIN_JOBS
 
     @property
     def tie_breaking(self) -> bool:
@@ -299,15 +314,6 @@ def solved_or_fallback(
     return Allocation(fit_to_capacity(x, problem), tuple(solves))
 
 
-# With the tie-break, a max-min program of at least this many jobs is solved per job
-# class (see :mod:`scheduler.classes`) when that makes it at least CLASS_SHRINK times
-# smaller: the same allocation, from programs of a few dozen classes instead of
-# thousands of jobs. Smaller programs are solved job by job, as before (so the runs of
-# the reference's size are unchanged to the bit).
-CLASS_MIN_JOBS = 512
-CLASS_SHRINK = 4
-
-
 def max_min_allocation(
     coefficients: np.ndarray,
     problem: AllocationProblem,
@@ -317,13 +323,13 @@ def max_min_allocation(
     """``max min_i sum_j C[i,j] X[i,j]`` over the allowed cells, then (unless quirks or
     asked not to) the solver-independent minimum-norm point among the optima.
 
-    With the tie-break and at least ``class_min_jobs`` jobs (default CLASS_MIN_JOBS),
-    both programs are posed over job classes when there are few enough
+    With the tie-break, job classes on and at least ``class_min_jobs`` jobs (default
+    the context's), both programs are posed over job classes when there are few enough
     (:func:`max_min_by_class`)."""
     solves: list[conic.Solution] = []
     allowed = allowed_cells(problem, ctx)
-    least = CLASS_MIN_JOBS if class_min_jobs is None else class_min_jobs
-    if ctx.tie_breaking and problem.num_jobs >= least:
+    least = ctx.class_min_jobs if class_min_jobs is None else class_min_jobs
+    if ctx.tie_breaking and ctx.job_classes and problem.num_jobs >= least:
         usable = allowed & (coefficients > 0)
         classes = JobClasses.of(coefficients, usable, problem.scale_factors)
         if classes.count * CLASS_SHRINK <= problem.num_jobs:
