@@ -41,13 +41,29 @@ def _echo_warnings(
     return event_dict
 
 
+class TraceWriter:
+    """A structlog logger that writes each rendered event to a file as one line, through
+    the file's own buffer. structlog's ``WriteLogger`` flushes after every line: a
+    system call an event, and a trace is written to a staged directory that is kept
+    only once the run has ended and the file is closed, so those flushes buy nothing."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._write = file.write
+
+    def msg(self, message: str) -> None:
+        self._write(message + "\n")
+
+    log = debug = info = warning = warn = error = err = critical = exception = msg
+
+
 def configure_logging(events_file: TextIO | None) -> None:
     """Events to ``events_file`` as JSON lines (all levels), or only warnings to stderr."""
     if events_file is not None:
+        writer = TraceWriter(events_file)
         structlog.configure(
             processors=trace_processors(_echo_warnings),
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-            logger_factory=structlog.WriteLoggerFactory(file=events_file),
+            logger_factory=lambda *_: writer,
             cache_logger_on_first_use=False,
         )
     else:

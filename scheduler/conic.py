@@ -103,16 +103,13 @@ class ConeProgram:
         """``min ||x||`` (same minimiser as ``min ||x||^2 / 2``) as ``min s, ||x|| <= s``:
         better conditioned for interior-point solvers than the rotated cone."""
         n = self.num_vars
-        cone = Block(
-            np.arange(n + 1), np.concatenate([[n], np.arange(n)]), -np.ones(n + 1), (n + 1, n + 1)
-        )
-        G = stack([Block.of(self.G).widen(n + 1), cone])
+        G = _with_norm_cone(self.G)
         c = np.zeros(n + 1)
         c[n] = 1.0
         A = None if self.A is None else sp.hstack([self.A, sp.csc_matrix((self.A.shape[0], 1))])
         return ConeProgram(
             c,
-            G.tocsc(),
+            G,
             np.concatenate([self.h, np.zeros(n + 1)]),
             self.l,
             (*self.q, n + 1),
@@ -125,6 +122,35 @@ class ConeProgram:
         if self.P_diag is None:
             return sp.csc_matrix((n, n))
         return sp.diags(self.P_diag).tocsc()
+
+
+def _with_norm_cone(G: sp.csc_matrix) -> sp.csc_matrix:
+    """``G`` (``r x n``) with a column for ``s`` and the cone ``||x|| <= s`` below it:
+    ``-1`` at ``(r, n)`` and at ``(r + 1 + j, j)``, in canonical CSC form.
+
+    With ``G``'s indices sorted in each column the new rows, below all of ``G``'s, end
+    each column, so the arrays are ``G``'s with one entry put at the end of every
+    column: the very arrays stacking the blocks and compressing them gives (and so
+    the very program a solver sees), without the sort."""
+    r, n = G.shape
+    if not G.has_sorted_indices:
+        cone = Block(
+            np.arange(n + 1), np.concatenate([[n], np.arange(n)]), -np.ones(n + 1), (n + 1, n + 1)
+        )
+        return stack([Block.of(G).widen(n + 1), cone]).tocsc()
+    ends = G.indptr[1:]
+    rows = np.arange(r + 1, r + 1 + n)
+    data = np.append(np.insert(G.data.astype(float), ends, -1.0), -1.0)
+    nnz = data.size
+    idx = np.int32 if max(r + n + 1, n + 1, nnz) < np.iinfo(np.int32).max else np.int64
+    indices = np.append(np.insert(G.indices.astype(idx), ends, rows.astype(idx)), idx(r))
+    indptr = np.empty(n + 2, dtype=idx)
+    indptr[0] = 0
+    indptr[1 : n + 1] = ends + np.arange(1, n + 1)
+    indptr[n + 1] = nnz
+    out = sp.csc_matrix((data, indices, indptr), shape=(r + n + 1, n + 1), copy=False)
+    out.has_sorted_indices = True
+    return out
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ import cvxpy as cp
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler import conic, programs
 
@@ -272,3 +274,45 @@ def test_polish_returns_the_exact_min_norm_point() -> None:
     # A point on another face (a wrong active set) is not moved anywhere longer.
     far = np.array([1.0, 0.0])
     np.testing.assert_allclose(polish_min_norm(program, far), far, atol=1e-12)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    rows=st.integers(0, 25),
+    cols=st.integers(1, 20),
+    density=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**31 - 1),
+    zeros=st.booleans(),
+    unsorted=st.booleans(),
+)
+def test_the_norm_cone_is_appended_as_stacking_and_compressing_would(
+    rows: int, cols: int, density: float, seed: int, zeros: bool, unsorted: bool
+) -> None:
+    """The epigraph's G (a column for s, the cone rows below) is, array for array, what
+    stacking G and the cone block and compressing gives: explicit zeros kept, and a G
+    whose indices are not sorted taken through the sort."""
+    from scheduler.blocks import Block, stack
+    from scheduler.conic import _with_norm_cone
+
+    rng = np.random.default_rng(seed)
+    G = sp.random(rows, cols, density=density, format="csc", random_state=seed)
+    if zeros and G.nnz:
+        G.data[rng.random(G.nnz) < 0.3] = 0.0
+    if unsorted and G.nnz > 1:
+        # reverse the entries of each column: the same matrix, indices not sorted
+        for j in range(cols):
+            lo, hi = G.indptr[j], G.indptr[j + 1]
+            G.indices[lo:hi] = G.indices[lo:hi][::-1].copy()
+            G.data[lo:hi] = G.data[lo:hi][::-1].copy()
+        G.has_sorted_indices = False
+    n = cols
+    cone = Block(
+        np.arange(n + 1), np.concatenate([[n], np.arange(n)]), -np.ones(n + 1), (n + 1, n + 1)
+    )
+    want = stack([Block.of(G).widen(n + 1), cone]).tocsc()
+    got = _with_norm_cone(G)
+    assert got.shape == want.shape == (rows + n + 1, n + 1)
+    assert np.array_equal(got.indptr, want.indptr)
+    assert np.array_equal(got.indices, want.indices)
+    assert np.array_equal(got.data, want.data)
+    assert got.indices.dtype == want.indices.dtype
