@@ -316,3 +316,54 @@ def test_the_norm_cone_is_appended_as_stacking_and_compressing_would(
     assert np.array_equal(got.indices, want.indices)
     assert np.array_equal(got.data, want.data)
     assert got.indices.dtype == want.indices.dtype
+
+
+def _polish_system_by_slicing(
+    program: conic.ConeProgram, active: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The polish's dense system as scipy.sparse slicing builds it (the oracle): the
+    free columns, the active rows with an entry among them, densified."""
+    g_free = program.G[:, np.flatnonzero(free)].tocsr()
+    act = np.flatnonzero(active)
+    rows = act[np.diff(g_free.indptr)[act] > 0]
+    return g_free.toarray()[rows], rows
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    rows=st.integers(1, 40),
+    cols=st.integers(1, 30),
+    density=st.floats(0.02, 1.0),
+    seed=st.integers(0, 2**31 - 1),
+    zeros=st.booleans(),
+)
+def test_the_polish_solves_the_system_slicing_would_build(
+    rows: int, cols: int, density: float, seed: int, zeros: bool
+) -> None:
+    """polish_min_norm's least-squares system, read off the CSC arrays, is the one
+    slicing the sparse matrix gives (explicit zeros keep their rows), so its answer is
+    the same to the bit."""
+    import scipy.linalg
+
+    from scheduler.policies import base
+
+    rng = np.random.default_rng(seed)
+    G = sp.random(rows, cols, density=density, format="csc", random_state=seed)
+    if zeros and G.nnz:
+        G.data[rng.random(G.nnz) < 0.3] = 0.0
+    x = np.where(rng.random(cols) < 0.3, 0.0, rng.uniform(0.1, 1.0, cols))
+    h = G @ x + np.where(rng.random(rows) < 0.5, 0.0, rng.uniform(0.1, 1.0, rows))
+    program = conic.ConeProgram(np.zeros(cols), G, h, l=rows)
+    active = h - G @ x <= base.ACTIVE_TOLERANCE * (1.0 + np.abs(h))
+    free = x > base.ACTIVE_TOLERANCE
+    if not (active.any() and free.any()):
+        return
+    system, picked = _polish_system_by_slicing(program, active, free)
+    sub = scipy.linalg.lstsq(system, h[picked], lapack_driver="gelsy", check_finite=False)[0]
+    expected = np.zeros(cols)
+    expected[free] = sub
+    feasible = bool((G @ expected <= h + 1e-8 * (1.0 + np.abs(h))).all())
+    if not (feasible and expected @ expected <= x @ x * (1.0 + 1e-4) + 1e-12):
+        expected = x
+    got = base.polish_min_norm(program, x)
+    assert np.array_equal(got, expected)

@@ -277,19 +277,30 @@ def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
     free = x > ACTIVE_TOLERANCE
     polished = np.zeros_like(x)
     if free.any():
-        # The active rows with an entry among the free columns (columns first: a CSC
-        # matrix selects those cheaply).
-        g_free = program.G[:, np.flatnonzero(free)].tocsr()
+        G = program.G
+        columns = np.flatnonzero(free)
+        # The active rows with an entry (explicit zeros count) among the free columns,
+        # read off the CSC arrays: each entry's column, then entries per row.
+        entry_col = np.repeat(np.arange(G.shape[1]), np.diff(G.indptr))
+        per_row = np.bincount(G.indices[free[entry_col]], minlength=G.shape[0])
         act = np.flatnonzero(active)
-        rows = act[np.diff(g_free.indptr)[act] > 0]
+        rows = act[per_row[act] > 0]
         h_act = program.h[rows]
-        if rows.size * g_free.shape[1] <= DENSE_POLISH_CELLS:
+        if rows.size * columns.size <= DENSE_POLISH_CELLS:
             # gelsy (complete orthogonal factorisation) gives the minimum-norm solution
             # of an underdetermined, possibly rank-deficient system, faster than the SVD.
-            sub = scipy.linalg.lstsq(
-                g_free.toarray()[rows], h_act, lapack_driver="gelsy", check_finite=False
-            )[0]
+            # The dense system of those rows and columns, summed as toarray() sums.
+            row_pos = np.full(G.shape[0], -1)
+            row_pos[rows] = np.arange(rows.size)
+            col_pos = np.full(G.shape[1], -1)
+            col_pos[columns] = np.arange(columns.size)
+            at = row_pos[G.indices]
+            sel = free[entry_col] & (at >= 0)
+            system = np.zeros((rows.size, columns.size))
+            np.add.at(system, (at[sel], col_pos[entry_col[sel]]), G.data[sel])
+            sub = scipy.linalg.lstsq(system, h_act, lapack_driver="gelsy", check_finite=False)[0]
         else:
+            g_free = G[:, columns].tocsr()
             sub = lsmr(g_free[rows], h_act, atol=1e-14, btol=1e-14, maxiter=10_000)[0]
         polished[free] = sub
     feasible = bool((program.G @ polished <= program.h + 1e-8 * (1.0 + np.abs(program.h))).all())
