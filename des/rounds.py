@@ -233,8 +233,12 @@ class RoundScheduler:
             failed=alloc.failed,
             attempts=attempts,
             allocation={
-                str(int(j)): [round(float(v), 6) for v in row]
-                for j, row in zip(report.job_ids, alloc.matrix, strict=True)
+                str(j): [round(v, 6) for v in row]
+                for j, row in zip(
+                    np.asarray(report.job_ids).tolist(),
+                    np.asarray(alloc.matrix, dtype=float).tolist(),
+                    strict=True,
+                )
             },
         )
 

@@ -138,16 +138,22 @@ def _with_norm_cone(G: sp.csc_matrix) -> sp.csc_matrix:
             np.arange(n + 1), np.concatenate([[n], np.arange(n)]), -np.ones(n + 1), (n + 1, n + 1)
         )
         return stack([Block.of(G).widen(n + 1), cone]).tocsc()
-    ends = G.indptr[1:]
-    rows = np.arange(r + 1, r + 1 + n)
-    data = np.append(np.insert(G.data.astype(float), ends, -1.0), -1.0)
-    nnz = data.size
+    nnz = G.indptr[n] + n + 1
     idx = np.int32 if max(r + n + 1, n + 1, nnz) < np.iinfo(np.int32).max else np.int64
-    indices = np.append(np.insert(G.indices.astype(idx), ends, rows.astype(idx)), idx(r))
     indptr = np.empty(n + 2, dtype=idx)
     indptr[0] = 0
-    indptr[1 : n + 1] = ends + np.arange(1, n + 1)
+    indptr[1 : n + 1] = G.indptr[1:] + np.arange(1, n + 1)
     indptr[n + 1] = nnz
+    # Each of G's entries moves down by the cone entries of the columns before it.
+    moved = np.arange(G.indptr[n]) + np.repeat(np.arange(n), np.diff(G.indptr))
+    cone = np.append(indptr[1 : n + 1] - 1, nnz - 1)
+    data = np.empty(nnz)
+    data[moved] = G.data
+    data[cone] = -1.0
+    indices = np.empty(nnz, dtype=idx)
+    indices[moved] = G.indices
+    indices[cone[:n]] = np.arange(r + 1, r + 1 + n)
+    indices[nnz - 1] = r
     out = sp.csc_matrix((data, indices, indptr), shape=(r + n + 1, n + 1), copy=False)
     out.has_sorted_indices = True
     return out
