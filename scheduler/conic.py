@@ -146,13 +146,13 @@ def _with_norm_cone(G: sp.csc_matrix) -> sp.csc_matrix:
     indptr[n + 1] = nnz
     # Each of G's entries moves down by the cone entries of the columns before it.
     moved = np.arange(G.indptr[n]) + np.repeat(np.arange(n), np.diff(G.indptr))
-    cone = np.append(indptr[1 : n + 1] - 1, nnz - 1)
+    ends = np.append(indptr[1 : n + 1] - 1, nnz - 1)  # where each column's cone entry goes
     data = np.empty(nnz)
     data[moved] = G.data
-    data[cone] = -1.0
+    data[ends] = -1.0
     indices = np.empty(nnz, dtype=idx)
     indices[moved] = G.indices
-    indices[cone[:n]] = np.arange(r + 1, r + 1 + n)
+    indices[ends[:n]] = np.arange(r + 1, r + 1 + n)
     indices[nnz - 1] = r
     out = sp.csc_matrix((data, indices, indptr), shape=(r + n + 1, n + 1), copy=False)
     out.has_sorted_indices = True
