@@ -110,6 +110,8 @@ def main() -> None:
         ("max_min_fairness_perf", lambda p, ctx: perf_coefficients(p)),
         ("max_min_fairness", agnostic_coefficients),
     ):
+        if name not in args.policies:
+            continue
         for n in args.sizes:
             if n < base.CLASS_MIN_JOBS:
                 continue
