@@ -25,7 +25,7 @@ from des.result import build_result
 from des.simulation import Simulation
 from hetsim import replay
 from hetsim.errors import InputError
-from hetsim.eventlog import trace_processors
+from hetsim.eventlog import trace_processors, trace_writer_factory
 from hetsim.jobs_file import JOBS_FILE, read_jobs, write_jobs
 from hetsim.output import dumps
 from hetsim.rundir import StagedDir, check_target
@@ -240,7 +240,7 @@ def _run_into(config: SimConfig, out_dir: Path, events: bool) -> Result:
                     logging.INFO if events_fh is not None else logging.CRITICAL
                 ),
                 logger_factory=(
-                    structlog.WriteLoggerFactory(file=events_fh)
+                    trace_writer_factory(events_fh)
                     if events_fh is not None
                     else structlog.ReturnLoggerFactory()
                 ),

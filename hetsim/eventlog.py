@@ -5,7 +5,7 @@ and the output set-up of a command (the CLI's, and the benchmarks')."""
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
 import click
@@ -56,14 +56,19 @@ class TraceWriter:
     log = debug = info = warning = warn = error = err = critical = exception = msg
 
 
+def trace_writer_factory(file: TextIO) -> Callable[..., TraceWriter]:
+    """A structlog logger factory that gives every logger the one writer to ``file``."""
+    writer = TraceWriter(file)
+    return lambda *_: writer
+
+
 def configure_logging(events_file: TextIO | None) -> None:
     """Events to ``events_file`` as JSON lines (all levels), or only warnings to stderr."""
     if events_file is not None:
-        writer = TraceWriter(events_file)
         structlog.configure(
             processors=trace_processors(_echo_warnings),
             wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-            logger_factory=lambda *_: writer,
+            logger_factory=trace_writer_factory(events_file),
             cache_logger_on_first_use=False,
         )
     else:

@@ -272,3 +272,34 @@ def test_a_user_defined_gpu_type(tmp_path: Path, throughputs: ThroughputTable) -
     assert r["end_reason"] == "window_complete"
     assert set(r["utilization"]["per_type"]) == {"a100", "k80"}  # type: ignore[index]
     assert r["utilization"]["per_type"]["a100"] > 0  # type: ignore[index]
+
+
+def test_the_trace_is_written_through_the_files_buffer() -> None:
+    """configure_logging's writer puts each event on its own line, every level alike, and
+    never flushes the file itself (its directory is staged and kept only once closed)."""
+    import io
+
+    import structlog
+
+    from hetsim.eventlog import configure_logging
+
+    class Counting(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            Counting.flushes += 1
+            super().flush()
+
+    out = Counting()
+    saved = structlog.get_config()
+    try:
+        configure_logging(out)
+        log = structlog.get_logger()
+        log.info("a_thing", sim_time=1.0, job_id=3)
+        log.warning("a_warning", sim_time=2.0, message="")
+    finally:
+        structlog.configure(**saved)
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["a_thing", "a_warning"]
+    assert lines[0].startswith('{"event": "a_thing", "sim_time": 1.0')
+    assert Counting.flushes == 0
