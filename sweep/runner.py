@@ -189,17 +189,42 @@ def _wanted(spec: SweepSpec, key: RunKey) -> dict[str, Any]:
 
 
 def plan(spec: SweepSpec, out_dir: Path) -> tuple[list[RunKey], int]:
-    """The runs still to do, and how many finished ones are reused."""
+    """The runs still to do, in the order they are handed out (see
+    :func:`submission_order`), and how many finished ones are reused."""
     todo: list[RunKey] = []
+    earlier: dict[RunKey, float] = {}
     reused = 0
     for key in spec.runs():
         record = read_record(out_dir / RUNS_DIR / key.slug)
         fingerprint = run_fingerprint(spec.config(key))
         if record is not None and reusable(record, _wanted(spec, key), fingerprint):
             reused += 1
-        else:
-            todo.append(key)
-    return todo, reused
+            continue
+        todo.append(key)
+        wall = _earlier_wall(record)
+        if wall is not None:
+            earlier[key] = wall
+    return submission_order(todo, earlier), reused
+
+
+def _earlier_wall(record: dict[str, Any] | None) -> float | None:
+    """The wall time an earlier record of the run took (not a crashed one; a timeout
+    took at least its budget)."""
+    if record is None or record.get("status") not in ("ok", "saturated", "timeout"):
+        return None
+    wall = (record.get("worker") or {}).get("wall_s")
+    return float(wall) if isinstance(wall, int | float) and wall >= 0 else None
+
+
+def submission_order(todo: list[RunKey], earlier: dict[RunKey, float]) -> list[RunKey]:
+    """Longest runs first, so that no long run starts last and holds the sweep up while
+    the other workers idle: by the wall time of an earlier record where every run to do
+    has one (a sweep run again after a change of the simulator), else by arrival rate,
+    highest first (more active jobs, longer runs, up to the knee); ties keep the spec's
+    order. Records and tables are in the spec's order whatever this is."""
+    if todo and all(key in earlier for key in todo):
+        return sorted(todo, key=lambda key: -earlier[key])
+    return sorted(todo, key=lambda key: -key.rate)
 
 
 def run_sweep(

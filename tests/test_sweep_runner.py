@@ -20,8 +20,16 @@ import pytest
 
 import sweep.task
 from sweep.executors import Backend, open_backend
-from sweep.runner import RUNS_DIR, SweepOutcome, load_records, reusable, run_sweep
-from sweep.spec import SweepSpec, load_sweep
+from sweep.runner import (
+    RUNS_DIR,
+    SweepOutcome,
+    load_records,
+    plan,
+    reusable,
+    run_sweep,
+    submission_order,
+)
+from sweep.spec import RunKey, SweepSpec, load_sweep
 
 TINY = """\
 name = "tiny"
@@ -106,6 +114,45 @@ def test_reuse_rules() -> None:
     assert not reusable(rec("timeout", timeout_s=50.0), wanted, code)
     assert not reusable({"status": "ok", "simulator": code}, wanted, code)
     assert not reusable(rec("ok"), wanted, "other simulator code")
+
+
+def test_long_runs_are_handed_out_first() -> None:
+    """Runs go out longest first: by an earlier record's wall time when every run has
+    one, else by rate, highest first; ties keep the spec's order."""
+    keys = [RunKey(p, r, 0) for p in ("a", "b") for r in (0.5, 2.0, 1.0)]
+    assert submission_order(keys, {}) == [
+        RunKey("a", 2.0, 0),
+        RunKey("b", 2.0, 0),
+        RunKey("a", 1.0, 0),
+        RunKey("b", 1.0, 0),
+        RunKey("a", 0.5, 0),
+        RunKey("b", 0.5, 0),
+    ]
+    walls = {key: float(i) for i, key in enumerate(keys)}
+    assert submission_order(keys, walls) == keys[::-1]
+    partly = {keys[0]: 1e6}  # not every run known: the rates decide
+    assert submission_order(keys, partly) == submission_order(keys, {})
+    assert submission_order([], {}) == []
+
+
+def test_a_rerun_after_a_change_goes_by_the_earlier_wall_times(
+    tiny: SweepSpec, tiny_done: tuple[SweepOutcome, Path], tmp_path: Path
+) -> None:
+    """Records a changed simulator cannot reuse still tell how long each run took: the
+    rerun hands the longest out first; records and tables stay in the spec's order."""
+    out = _copy(tiny_done[1], tmp_path)
+    walls = {}
+    for i, path in enumerate(sorted((out / RUNS_DIR).glob("*/*.json"))):
+        record = json.loads(path.read_text())
+        record["simulator"] = "older code"
+        record["worker"]["wall_s"] = [30.0, 10.0, 40.0, 20.0][i]
+        walls[RunKey(**record["key"])] = record["worker"]["wall_s"]
+        path.write_text(json.dumps(record))
+    todo, reused = plan(tiny, out)
+    assert reused == 0
+    assert todo == sorted(walls, key=lambda key: -walls[key])
+    again = run_sweep(tiny, out, _threads)
+    assert [RunKey(**r["key"]) for r in again.records] == tiny.runs()
 
 
 def test_records_carry_the_simulator_fingerprint(tiny_done: tuple[SweepOutcome, Path]) -> None:
