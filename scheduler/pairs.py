@@ -15,7 +15,13 @@ from scheduler.jobstate import priorities
 
 
 class PairBook:
-    """Pairs in force: their job ids, allocation, time received and deficits."""
+    """Pairs in force: their job ids, allocation, time received and deficits.
+
+    The deficits kept for pairs across solves are arrays: ``_kept_ids`` (distinct pairs)
+    and their rows ``_kept``. A reset keeps each pair's deficit, the last row wins for a
+    pair listed twice, and earlier entries of other pairs stay; a new solve gives each
+    of its pairs its kept deficit (zeros if none) and forgets the pairs it no longer
+    has. That is a dict keyed by pair, done with one sort instead of a loop per pair."""
 
     def __init__(self, num_types: int) -> None:
         self.num_types = num_types
@@ -23,7 +29,8 @@ class PairBook:
         self.allocation = np.zeros((0, num_types))
         self.job_time = np.zeros((0, num_types))
         self.deficit = np.zeros((0, num_types))
-        self._deficits: dict[tuple[int, int], np.ndarray] = {}
+        self._kept_ids = np.zeros((0, 2), dtype=np.int64)
+        self._kept = np.zeros((0, num_types))
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -33,8 +40,13 @@ class PairBook:
         if not len(self):
             return
         self.deficit += self.allocation * since - (self.job_time - half_round)
-        for (a, b), row in zip(self.ids.tolist(), self.deficit, strict=True):
-            self._deficits[(a, b)] = row.copy()
+        now, kept = _codes(self.ids, self._kept_ids)
+        # each pair's last row (a pair listed twice keeps the later one)
+        _, first_from_end = np.unique(now[::-1], return_index=True)
+        last = np.sort(now.size - 1 - first_from_end)
+        others = ~np.isin(kept, now)
+        self._kept_ids = np.concatenate([self._kept_ids[others], self.ids[last]])
+        self._kept = np.concatenate([self._kept[others], self.deficit[last]])
         self.job_time[:] = half_round
 
     def replace(self, ids: np.ndarray, allocation: np.ndarray, half_round: float) -> None:
@@ -42,11 +54,15 @@ class PairBook:
         self.ids = np.sort(np.asarray(ids, dtype=np.int64).reshape(-1, 2), axis=1)
         self.allocation = np.asarray(allocation, dtype=float).reshape(-1, self.num_types)
         self.job_time = np.full_like(self.allocation, half_round)
-        self.deficit = np.array(
-            [self._deficits.get((a, b), np.zeros(self.num_types)) for a, b in self.ids.tolist()]
-        ).reshape(-1, self.num_types)
-        live = {(a, b) for a, b in self.ids.tolist()}
-        self._deficits = {k: v for k, v in self._deficits.items() if k in live}
+        self.deficit = np.zeros((self.ids.shape[0], self.num_types))
+        new, kept = _codes(self.ids, self._kept_ids)
+        if kept.size and new.size:
+            order = np.argsort(kept)
+            pos = np.minimum(np.searchsorted(kept[order], new), kept.size - 1)
+            hit = kept[order[pos]] == new
+            self.deficit[hit] = self._kept[order[pos[hit]]]
+        live = np.isin(kept, new)
+        self._kept_ids, self._kept = self._kept_ids[live], self._kept[live]
 
     def drop_job(self, job_id: int) -> None:
         """Forgets every pair the job was in (it finished)."""
@@ -60,3 +76,16 @@ class PairBook:
 
     def priorities(self, worker_time: np.ndarray) -> np.ndarray:
         return priorities(self.allocation, self.job_time, worker_time)
+
+
+def _codes(*pair_arrays: np.ndarray) -> list[np.ndarray]:
+    """One integer per pair row of each array, equal exactly when the pairs are: the two
+    ids packed into one int64 when they fit in 31 bits each, else the pairs' numbers
+    among the distinct pairs of all the arrays."""
+    joined = np.concatenate([a.reshape(-1, 2) for a in pair_arrays])
+    bounds = np.cumsum([a.shape[0] for a in pair_arrays])[:-1]
+    if joined.size == 0 or (joined.min() >= 0 and joined.max() < 2**31):
+        codes = joined[:, 0] * (2**31) + joined[:, 1]
+    else:
+        codes = np.unique(joined, axis=0, return_inverse=True)[1].reshape(-1)
+    return list(np.split(codes.astype(np.int64), bounds))
