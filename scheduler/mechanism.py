@@ -538,7 +538,12 @@ class RoundMechanism:
             placer.begin_round()
         pair_rows = view[0]
         members = pair_rows.tolist()  # indexing a list is much cheaper than an array row
+        # Jobs not yet taken: once none is left, no entry of any walk can be taken (a
+        # pair needs two untaken jobs, a single one), so the walk ends there.
+        untaken = n
         for position, k in enumerate(order):
+            if untaken == 0:
+                break
             if left[k] <= 0:
                 continue
             if candidates is not None:
@@ -557,6 +562,7 @@ class RoundMechanism:
                         continue
                     selected_pairs.append((p, k))
                     scheduled[a] = scheduled[b] = True
+                    untaken -= 2
                     left[k] -= scale[a]
                 else:
                     i = e
@@ -575,7 +581,8 @@ class RoundMechanism:
                         phantoms += 1
                     left[k] -= s
                     scheduled[i] = True
-                if left[k] == 0:
+                    untaken -= 1
+                if left[k] == 0 or untaken == 0:
                     break
         return selected, selected_pairs, phantoms
 
