@@ -179,6 +179,7 @@ class RoundMechanism:
         self._type_keys: list[Hashable] = []
         self._pair_table = np.zeros((0, 0, len(self.capacities), 2))
         self.pairs = PairBook(len(self.capacities))
+        self._pair_rows: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
         # Sort keys of the per-type walk: the reference sorts its float64 priorities as
         # they are, so with quirks near-ties (1e-15 apart) resolve as they do there.
         self._key = _exact_key if quirks else _key
@@ -307,10 +308,9 @@ class RoundMechanism:
             i = jobs.index(job_id)
             jobs.done_steps[i] += steps
             done.append(bool(jobs.total_steps[i] - jobs.done_steps[i] <= 0))
-        key = np.array(sorted((d.job_id, d.partner)))
-        hit = np.flatnonzero((self.pairs.ids == key).all(axis=1))
-        if hit.size:
-            self.pairs.job_time[hit[0], d.type_index] += d.duration
+        row = self.pairs.row_of(d.job_id, d.partner)
+        if row >= 0:
+            self.pairs.job_time[row, d.type_index] += d.duration
         self.worker_time[d.type_index] += d.duration
         return done[0], done[1]
 
@@ -633,13 +633,17 @@ class RoundMechanism:
         m = len(self.capacities)
         if not len(pairs):
             return np.zeros((0, 2), dtype=np.int64), np.zeros((0, m), dtype=bool), np.zeros((0, m))
-        ids = self.jobs.ids
-        rows = np.searchsorted(ids, pairs.ids)
-        rows = np.minimum(rows, len(ids) - 1)
-        present = (ids[rows] == pairs.ids).all(axis=1)
-        types = self.jobs.job_type[rows]
-        rates = self._pair_table[types[:, 0], types[:, 1]]  # P x m x 2
-        ok = (rates > 0).all(axis=2) & present[:, None]
+        # The rows and where each pair may run change only with the jobs or the pairs.
+        stamp = (self.jobs.version, pairs.version)
+        if self._pair_rows is None or self._pair_rows[0] != stamp:
+            ids = self.jobs.ids
+            rows = np.searchsorted(ids, pairs.ids)
+            rows = np.minimum(rows, len(ids) - 1)
+            present = (ids[rows] == pairs.ids).all(axis=1)
+            types = self.jobs.job_type[rows]
+            rates = self._pair_table[types[:, 0], types[:, 1]]  # P x m x 2
+            self._pair_rows = (stamp, rows, (rates > 0).all(axis=2) & present[:, None])
+        _, rows, ok = self._pair_rows
         return rows, ok, pairs.priorities(self.worker_time)
 
     def _dispatch(

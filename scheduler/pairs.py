@@ -31,6 +31,9 @@ class PairBook:
         self.deficit = np.zeros((0, num_types))
         self._kept_ids = np.zeros((0, 2), dtype=np.int64)
         self._kept = np.zeros((0, num_types))
+        # Bumped whenever the pairs in force change (a solve, a departure).
+        self.version = 0
+        self._row_of: dict[tuple[int, int], int] | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -63,6 +66,20 @@ class PairBook:
             self.deficit[hit] = self._kept[order[pos[hit]]]
         live = np.isin(kept, new)
         self._kept_ids, self._kept = self._kept_ids[live], self._kept[live]
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._row_of = None
+
+    def row_of(self, a: int, b: int) -> int:
+        """The first row of the pair of jobs ``a`` and ``b`` (either order), -1 if none."""
+        if self._row_of is None:
+            table: dict[tuple[int, int], int] = {}
+            for i, (a, b) in enumerate(self.ids.tolist()):
+                table.setdefault((a, b), i)
+            self._row_of = table
+        return self._row_of.get((a, b) if a <= b else (b, a), -1)
 
     def drop_job(self, job_id: int) -> None:
         """Forgets every pair the job was in (it finished)."""
@@ -73,6 +90,7 @@ class PairBook:
         self.allocation = self.allocation[keep]
         self.job_time = self.job_time[keep]
         self.deficit = self.deficit[keep]
+        self._changed()
 
     def priorities(self, worker_time: np.ndarray) -> np.ndarray:
         return priorities(self.allocation, self.job_time, worker_time)

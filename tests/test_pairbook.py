@@ -87,3 +87,18 @@ def test_the_book_keeps_deficits_as_a_dict_would(
         assert np.array_equal(book.job_time, oracle.job_time)
         assert np.array_equal(book.deficit, oracle.deficit)
         assert book.deficit.dtype == oracle.deficit.dtype and book.deficit.shape == (len(book), m)
+
+
+def test_a_pairs_row_is_its_first_in_either_order_and_follows_changes() -> None:
+    """row_of: the first row of a pair (its jobs in either order), -1 for none; a new
+    solve or a departure changes the answer and the version."""
+    book = PairBook(2)
+    book.replace(np.array([[3, 1], [2, 5], [1, 3]]), np.full((3, 2), 0.1), 180.0)
+    assert book.ids.tolist() == [[1, 3], [2, 5], [1, 3]]
+    assert (book.row_of(1, 3), book.row_of(3, 1), book.row_of(5, 2)) == (0, 0, 1)
+    assert book.row_of(1, 2) == -1
+    version = book.version
+    book.drop_job(1)
+    assert book.version > version and book.row_of(1, 3) == -1 and book.row_of(2, 5) == 0
+    book.replace(np.array([[7, 8]]), np.full((1, 2), 0.1), 180.0)
+    assert book.row_of(2, 5) == -1 and book.row_of(8, 7) == 0
