@@ -76,8 +76,8 @@ class PairBook:
         """The first row of the pair of jobs ``a`` and ``b`` (either order), -1 if none."""
         if self._row_of is None:
             table: dict[tuple[int, int], int] = {}
-            for i, (a, b) in enumerate(self.ids.tolist()):
-                table.setdefault((a, b), i)
+            for i, (first, second) in enumerate(self.ids.tolist()):
+                table.setdefault((first, second), i)
             self._row_of = table
         return self._row_of.get((a, b) if a <= b else (b, a), -1)
 
