@@ -133,25 +133,30 @@ def _per_job(
     singles = per_type[types]
     by_pair: dict[tuple[int, int], np.ndarray] = {}
     pt, pu, pj = pair_cells
-    for t, u, j, w in zip(pt, pu, pj, x[at.size :], strict=True):
+    cells = zip(pt.tolist(), pu.tolist(), pj.tolist(), x[at.size :].tolist(), strict=True)
+    for t, u, j, w in cells:
         if w <= MIN_PAIR_TIME:
             continue
-        by_pair.setdefault((int(t), int(u)), np.zeros(m))[j] += w
+        by_pair.setdefault((t, u), np.zeros(m))[j] += w
+    # Each type's rows, ascending (a stable sort groups them).
+    by_type = np.split(np.argsort(types, kind="stable"), np.cumsum(counts)[:-1])
     pair_rows: list[np.ndarray] = []
     pair_vals: list[np.ndarray] = []
     for (t, u), w in by_pair.items():
-        rows_t = np.flatnonzero(types == t)
+        rows_t = by_type[t]
         if t == u:
             i, k = np.triu_indices(rows_t.size, k=1)
             combos = np.column_stack([rows_t[i], rows_t[k]])
             each = 2.0 * w / (counts[t] * (counts[t] - 1))
         else:
-            rows_u = np.flatnonzero(types == u)
-            grid = np.array(np.meshgrid(rows_t, rows_u, indexing="ij")).reshape(2, -1).T
-            combos = np.sort(grid, axis=1)
+            # every (t-row, u-row) in row-major order, each pair's ids ascending
+            rows_u = by_type[u]
+            left = np.repeat(rows_t, rows_u.size)
+            right = np.tile(rows_u, rows_t.size)
+            combos = np.column_stack([np.minimum(left, right), np.maximum(left, right)])
             each = w / (counts[t] * counts[u])
         pair_rows.append(combos)
-        pair_vals.append(np.tile(each, (combos.shape[0], 1)))
+        pair_vals.append(np.broadcast_to(each, (combos.shape[0], m)))
     if pair_rows:
         pairs = np.concatenate(pair_rows)
         pair_matrix = np.concatenate(pair_vals)
