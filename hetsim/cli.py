@@ -562,7 +562,7 @@ def _sim_config(
         timeout_s=opts["timeout"],
         quirks=opts["quirks"],
         tie_break=not opts["no_tie_break"],
-        job_classes=not opts.get("no_job_classes", False),
+        job_classes=not opts["no_job_classes"],
         type_costs=type_costs,
         ftf_isolated=opts["ftf_isolated"],
         stop_at_s=None if opts.get("stop_at") is None else opts["stop_at"] * 3600.0,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from scheduler.jobstate import priorities
+from scheduler.keyed import lookup
 
 
 class PairBook:
@@ -59,11 +60,9 @@ class PairBook:
         self.job_time = np.full_like(self.allocation, half_round)
         self.deficit = np.zeros((self.ids.shape[0], self.num_types))
         new, kept = _codes(self.ids, self._kept_ids)
-        if kept.size and new.size:
-            order = np.argsort(kept)
-            pos = np.minimum(np.searchsorted(kept[order], new), kept.size - 1)
-            hit = kept[order[pos]] == new
-            self.deficit[hit] = self._kept[order[pos[hit]]]
+        at = lookup(new, kept, np.arange(kept.size))
+        found = at >= 0
+        self.deficit[found] = self._kept[at[found]]
         live = np.isin(kept, new)
         self._kept_ids, self._kept = self._kept_ids[live], self._kept[live]
         self._changed()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from scheduler.conic import Solution
+from scheduler.keyed import lookup
 from scheduler.policies import PolicyContext
 from scheduler.problem import Allocation, AllocationProblem
 from scheduler.registry import AllocateFn, PolicySpec
@@ -38,20 +39,6 @@ def split_capacities(capacities: np.ndarray, k: int) -> np.ndarray:
     share = np.tile(caps / k, (k, 1))
     share[-1] = np.maximum(caps - share[:-1].sum(axis=0), 0.0)
     return share
-
-
-def lookup(job_ids: np.ndarray, known_ids: np.ndarray, known_parts: np.ndarray) -> np.ndarray:
-    """The part ``known_parts`` gives each of ``job_ids`` (-1 for a job not in
-    ``known_ids``)."""
-    ids = np.asarray(job_ids, dtype=np.int64)
-    parts = np.full(ids.size, -1, dtype=np.int64)
-    if known_ids.size and ids.size:
-        order = np.argsort(known_ids, kind="stable")
-        sorted_ids = known_ids[order]
-        pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
-        hit = sorted_ids[pos] == ids
-        parts[hit] = known_parts[order[pos[hit]]]
-    return parts
 
 
 def assign_parts(

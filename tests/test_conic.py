@@ -276,17 +276,26 @@ def test_polish_returns_the_exact_min_norm_point() -> None:
     np.testing.assert_allclose(polish_min_norm(program, far), far, atol=1e-12)
 
 
+@st.composite
+def sparse_matrices(
+    draw: st.DrawFn, rows: tuple[int, int], cols: tuple[int, int], least_density: float
+) -> tuple[sp.csc_matrix, np.random.Generator]:
+    """A random CSC matrix, a third of its entries explicit zeros when so drawn, and the
+    random stream that made it (for the test's other draws)."""
+    seed = draw(st.integers(0, 2**31 - 1))
+    shape = (draw(st.integers(*rows)), draw(st.integers(*cols)))
+    density = draw(st.floats(least_density, 1.0))
+    G = sp.random(*shape, density=density, format="csc", random_state=seed)
+    rng = np.random.default_rng(seed)
+    if draw(st.booleans()) and G.nnz:
+        G.data[rng.random(G.nnz) < 0.3] = 0.0
+    return G, rng
+
+
 @settings(max_examples=120, deadline=None)
-@given(
-    rows=st.integers(0, 25),
-    cols=st.integers(1, 20),
-    density=st.floats(0.0, 1.0),
-    seed=st.integers(0, 2**31 - 1),
-    zeros=st.booleans(),
-    unsorted=st.booleans(),
-)
+@given(matrix=sparse_matrices((0, 25), (1, 20), 0.0), unsorted=st.booleans())
 def test_the_norm_cone_is_appended_as_stacking_and_compressing_would(
-    rows: int, cols: int, density: float, seed: int, zeros: bool, unsorted: bool
+    matrix: tuple[sp.csc_matrix, np.random.Generator], unsorted: bool
 ) -> None:
     """The epigraph's G (a column for s, the cone rows below) is, array for array, what
     stacking G and the cone block and compressing gives: explicit zeros kept, and a G
@@ -294,10 +303,8 @@ def test_the_norm_cone_is_appended_as_stacking_and_compressing_would(
     from scheduler.blocks import Block, stack
     from scheduler.conic import _with_norm_cone
 
-    rng = np.random.default_rng(seed)
-    G = sp.random(rows, cols, density=density, format="csc", random_state=seed)
-    if zeros and G.nnz:
-        G.data[rng.random(G.nnz) < 0.3] = 0.0
+    G, _ = matrix
+    rows, cols = G.shape
     if unsorted and G.nnz > 1:
         # reverse the entries of each column: the same matrix, indices not sorted
         for j in range(cols):
@@ -330,15 +337,9 @@ def _polish_system_by_slicing(
 
 
 @settings(max_examples=120, deadline=None)
-@given(
-    rows=st.integers(1, 40),
-    cols=st.integers(1, 30),
-    density=st.floats(0.02, 1.0),
-    seed=st.integers(0, 2**31 - 1),
-    zeros=st.booleans(),
-)
+@given(matrix=sparse_matrices((1, 40), (1, 30), 0.02))
 def test_the_polish_solves_the_system_slicing_would_build(
-    rows: int, cols: int, density: float, seed: int, zeros: bool
+    matrix: tuple[sp.csc_matrix, np.random.Generator],
 ) -> None:
     """polish_min_norm's least-squares system, read off the CSC arrays, is the one
     slicing the sparse matrix gives (explicit zeros keep their rows), so its answer is
@@ -347,10 +348,8 @@ def test_the_polish_solves_the_system_slicing_would_build(
 
     from scheduler.policies import base
 
-    rng = np.random.default_rng(seed)
-    G = sp.random(rows, cols, density=density, format="csc", random_state=seed)
-    if zeros and G.nnz:
-        G.data[rng.random(G.nnz) < 0.3] = 0.0
+    G, rng = matrix
+    rows, cols = G.shape
     x = np.where(rng.random(cols) < 0.3, 0.0, rng.uniform(0.1, 1.0, cols))
     h = G @ x + np.where(rng.random(rows) < 0.5, 0.0, rng.uniform(0.1, 1.0, rows))
     program = conic.ConeProgram(np.zeros(cols), G, h, l=rows)

@@ -282,7 +282,8 @@ def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
         # The active rows with an entry (explicit zeros count) among the free columns,
         # read off the CSC arrays: each entry's column, then entries per row.
         entry_col = np.repeat(np.arange(G.shape[1]), np.diff(G.indptr))
-        per_row = np.bincount(G.indices[free[entry_col]], minlength=G.shape[0])
+        in_free = free[entry_col]
+        per_row = np.bincount(G.indices[in_free], minlength=G.shape[0])
         act = np.flatnonzero(active)
         rows = act[per_row[act] > 0]
         h_act = program.h[rows]
@@ -295,7 +296,7 @@ def polish_min_norm(program: conic.ConeProgram, x: np.ndarray) -> np.ndarray:
             col_pos = np.full(G.shape[1], -1)
             col_pos[columns] = np.arange(columns.size)
             at = row_pos[G.indices]
-            sel = free[entry_col] & (at >= 0)
+            sel = in_free & (at >= 0)
             system = np.zeros((rows.size, columns.size))
             np.add.at(system, (at[sel], col_pos[entry_col[sel]]), G.data[sel])
             sub = scipy.linalg.lstsq(system, h_act, lapack_driver="gelsy", check_finite=False)[0]
