@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from typing import NamedTuple, Protocol
@@ -39,6 +39,9 @@ from scheduler.registry import PolicySpec
 # With quirks, a job whose micro-task fails this many rounds in a row is dropped as
 # failed, as the reference drops it (its MAX_FAILED_ATTEMPTS).
 MAX_FAILED_ATTEMPTS = 5
+# A pair round's walk sorts its entries this many at first, four times as many after
+# each chunk the walk has gone through (most walks end within the first chunk).
+WALK_CHUNK = 64
 
 
 class Placer(Protocol):
@@ -179,7 +182,10 @@ class RoundMechanism:
         self._type_keys: list[Hashable] = []
         self._pair_table = np.zeros((0, 0, len(self.capacities), 2))
         self.pairs = PairBook(len(self.capacities))
-        self._pair_rows: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        # (stamp, rows, where each pair may run, the rows as a list) of the pairs in force
+        self._pair_rows: (
+            tuple[tuple[int, int], np.ndarray, np.ndarray, list[int], list[int]] | None
+        ) = None
         # Sort keys of the per-type walk: the reference sorts its float64 priorities as
         # they are, so with quirks near-ties (1e-15 apart) resolve as they do there.
         self._key = _exact_key if quirks else _key
@@ -332,7 +338,7 @@ class RoundMechanism:
         if view[0].shape[0]:
             selected, selected_pairs, phantoms = self._select(order, prio, view, placer)
             placed = placer.commit()
-            dispatches = self._dispatch(selected, selected_pairs, view[0], placed)
+            dispatches = self._dispatch(selected, selected_pairs, view.rows, placed)
         else:
             dispatches, phantoms = self._plan_singles(order, prio, placer)
         self.last_gpus = {d.job_id: d.gpus for d in dispatches}
@@ -514,7 +520,7 @@ class RoundMechanism:
         self,
         order: list[int],
         priorities: np.ndarray,
-        view: tuple[np.ndarray, np.ndarray, np.ndarray],
+        view: _PairView,
         placer: Placer | None,
         candidates: list[list[int]] | None = None,
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
@@ -536,8 +542,8 @@ class RoundMechanism:
         phantoms = 0
         if placer is not None:
             placer.begin_round()
-        pair_rows = view[0]
-        members = pair_rows.tolist()  # indexing a list is much cheaper than an array row
+        # indexing flat lists is much cheaper than an array row
+        firsts, seconds = view.firsts, view.seconds
         # Jobs not yet taken: once none is left, no entry of any walk can be taken (a
         # pair needs two untaken jobs, a single one), so the walk ends there.
         untaken = n
@@ -546,14 +552,15 @@ class RoundMechanism:
                 break
             if left[k] <= 0:
                 continue
+            walk: Iterable[int]
             if candidates is not None:
                 walk = candidates[position]
             else:
-                walk = self._walk(k, priorities, view)
+                walk = self._walk(k, priorities, view, scheduled, left)
             for e in walk:
                 if e >= n:
                     p = e - n
-                    a, b = members[p]
+                    a, b = firsts[p], seconds[p]
                     if scheduled[a] or scheduled[b] or scale[a] > left[k]:
                         continue
                     first = id_list[a]
@@ -587,38 +594,50 @@ class RoundMechanism:
         return selected, selected_pairs, phantoms
 
     def _walk(
-        self, k: int, priorities: np.ndarray, view: tuple[np.ndarray, np.ndarray, np.ndarray]
-    ) -> list[int]:
+        self,
+        k: int,
+        priorities: np.ndarray,
+        view: _PairView,
+        scheduled: list[bool],
+        left: list[int],
+    ) -> Iterator[int]:
         """The singles (rows) and pairs (``n`` + pair) eligible for type ``k``, in the
         walk's order: priority, deficit, allocation descending, singles before pairs on
-        a tie, then id."""
+        a tie, then id.
+
+        Lazily (:func:`sorted_lazily`), highest priorities first: a walk often ends after
+        a few dozen of its thousands of pairs (the type is full). Each chunk leaves out
+        the entries :meth:`_select` would pass over anyway, those with a job
+        ``scheduled`` already or needing more GPUs than the type has ``left`` (during a
+        walk the one only grows and the other only shrinks)."""
         jobs = self.jobs
         n = len(jobs)
-        ids = jobs.ids
         prio = priorities[:, k]
-        _rows, pair_ok, pair_prio = view
-        npairs = pair_ok.shape[0]
         eligible_single = jobs.throughputs[:, k] > 0
         if self.policy.fifo_like:
             eligible_single &= prio > 0
+        pp = view.prio[:, k]
+        singles = np.flatnonzero(eligible_single)
+        pairs = np.flatnonzero(view.ok[:, k] & (pp > 0))
         key = self._key
-        keys: tuple[np.ndarray, ...]
-        if npairs:
-            pp = pair_prio[:, k]
-            keys = (
-                np.concatenate([ids, np.arange(npairs)]),
-                np.concatenate([np.zeros(n), np.ones(npairs)]),  # singles first on ties
-                -key(np.concatenate([jobs.allocation[:, k], self.pairs.allocation[:, k]])),
-                -key(np.concatenate([jobs.deficit[:, k], self.pairs.deficit[:, k]])),
-                -key(np.concatenate([prio, pp])),
-            )
-            eligible = np.concatenate([eligible_single, pair_ok[:, k] & (pp > 0)])
-        else:
-            keys = (ids, -key(jobs.allocation[:, k]), -key(jobs.deficit[:, k]), -key(prio))
-            eligible = eligible_single
-        rank = np.lexsort(keys)
-        out: list[int] = rank[eligible[rank]].tolist()
-        return out
+        entries = np.concatenate([singles, pairs + n])
+        first = np.concatenate([singles, view.rows[pairs, 0]])
+        second = np.concatenate([singles, view.rows[pairs, 1]])
+        need = jobs.scale_factors[first]
+        keys = (
+            np.concatenate([jobs.ids[singles], pairs]),
+            np.concatenate([np.zeros(singles.size), np.ones(pairs.size)]),  # singles first
+            -key(np.concatenate([jobs.allocation[singles, k], self.pairs.allocation[pairs, k]])),
+            -key(np.concatenate([jobs.deficit[singles, k], self.pairs.deficit[pairs, k]])),
+        )
+        primary = -key(np.concatenate([prio[singles], pp[pairs]]))
+
+        def passed_over(rest: np.ndarray) -> np.ndarray:
+            taken = np.array(scheduled, dtype=bool)
+            out: np.ndarray = taken[first[rest]] | taken[second[rest]] | (need[rest] > left[k])
+            return out
+
+        yield from sorted_lazily(entries, (*keys, primary), passed_over, WALK_CHUNK)
 
     def _previous_pair_rows(self) -> np.ndarray:
         """The pairs in force, as rows of the active jobs (pairs with a finished job are
@@ -627,12 +646,18 @@ class RoundMechanism:
             return np.zeros((0, 2), dtype=np.int64)
         return np.searchsorted(self.jobs.ids, self.pairs.ids)
 
-    def _pair_view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _pair_view(self) -> _PairView:
         """Rows of the pairs' jobs, where each pair may run (both rates > 0), priorities."""
         pairs = self.pairs
         m = len(self.capacities)
         if not len(pairs):
-            return np.zeros((0, 2), dtype=np.int64), np.zeros((0, m), dtype=bool), np.zeros((0, m))
+            return _PairView(
+                np.zeros((0, 2), dtype=np.int64),
+                np.zeros((0, m), dtype=bool),
+                np.zeros((0, m)),
+                [],
+                [],
+            )
         # The rows and where each pair may run change only with the jobs or the pairs.
         stamp = (self.jobs.version, pairs.version)
         if self._pair_rows is None or self._pair_rows[0] != stamp:
@@ -642,9 +667,11 @@ class RoundMechanism:
             present = (ids[rows] == pairs.ids).all(axis=1)
             types = self.jobs.job_type[rows]
             rates = self._pair_table[types[:, 0], types[:, 1]]  # P x m x 2
-            self._pair_rows = (stamp, rows, (rates > 0).all(axis=2) & present[:, None])
-        _, rows, ok = self._pair_rows
-        return rows, ok, pairs.priorities(self.worker_time)
+            ok = (rates > 0).all(axis=2) & present[:, None]
+            # two flat lists of ints: no list per pair for the garbage collector to track
+            self._pair_rows = (stamp, rows, ok, rows[:, 0].tolist(), rows[:, 1].tolist())
+        _, rows, ok, firsts, seconds = self._pair_rows
+        return _PairView(rows, ok, pairs.priorities(self.worker_time), firsts, seconds)
 
     def _dispatch(
         self,
@@ -693,7 +720,49 @@ class RoundMechanism:
         return steps, steps / rates
 
 
-_NO_PAIRS = (np.zeros((0, 2), dtype=np.int64), np.zeros((0, 0), dtype=bool), np.zeros((0, 0)))
+def sorted_lazily(
+    labels: np.ndarray,
+    keys: tuple[np.ndarray, ...],
+    passed_over: Callable[[np.ndarray], np.ndarray],
+    chunk: int,
+) -> Iterator[int]:
+    """``labels`` in ``np.lexsort(keys)`` order (the last key first), sorted a chunk at
+    a time as they are consumed, leaving out those ``passed_over`` marks when their
+    chunk is formed (it takes the positions still in play and marks them; a position
+    marked once must stay marked, as the consumer would pass over it anyway).
+
+    A chunk is every position whose last key is at most the ``chunk``-th smallest of
+    those left, ties included, so it comes before all the others in the full sort; it
+    is sorted by every key and the next chunk is four times as large."""
+    primary = keys[-1]
+    rest = np.arange(labels.size)
+    while rest.size:
+        rest = rest[~passed_over(rest)]
+        if rest.size > chunk:
+            p = primary[rest]
+            head_mask = p <= np.partition(p, chunk - 1)[chunk - 1]
+            head, rest = rest[head_mask], rest[~head_mask]
+            chunk *= 4
+        else:
+            head, rest = rest, rest[:0]
+        order = np.lexsort(tuple(key[head] for key in keys))
+        yield from labels[head[order]].tolist()
+
+
+class _PairView(NamedTuple):
+    """The pairs in force as a round sees them: their jobs' rows (P x 2, and each column
+    as a list), where each may run (P x m) and their priorities (P x m)."""
+
+    rows: np.ndarray
+    ok: np.ndarray
+    prio: np.ndarray
+    firsts: list[int]
+    seconds: list[int]
+
+
+_NO_PAIRS = _PairView(
+    np.zeros((0, 2), dtype=np.int64), np.zeros((0, 0), dtype=bool), np.zeros((0, 0)), [], []
+)
 
 
 @dataclass(slots=True)

@@ -9,10 +9,15 @@ two job ids (ascending).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from scheduler.jobstate import priorities
 from scheduler.keyed import lookup
+
+# Two ids below this pack into one int64, ``first * _PACK + second``.
+_PACK = 2**31
 
 
 class PairBook:
@@ -34,7 +39,8 @@ class PairBook:
         self._kept = np.zeros((0, num_types))
         # Bumped whenever the pairs in force change (a solve, a departure).
         self.version = 0
-        self._row_of: dict[tuple[int, int], int] | None = None
+        self._row_of: dict[Any, int] | None = None  # pair (packed or a tuple) -> first row
+        self._packed = True
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -73,12 +79,23 @@ class PairBook:
 
     def row_of(self, a: int, b: int) -> int:
         """The first row of the pair of jobs ``a`` and ``b`` (either order), -1 if none."""
+        lo, hi = (a, b) if a <= b else (b, a)
         if self._row_of is None:
-            table: dict[tuple[int, int], int] = {}
-            for i, (first, second) in enumerate(self.ids.tolist()):
-                table.setdefault((first, second), i)
-            self._row_of = table
-        return self._row_of.get((a, b) if a <= b else (b, a), -1)
+            # Built from the last row back, so a pair listed twice keeps its first row.
+            ids = self.ids[::-1]
+            rows = range(ids.shape[0] - 1, -1, -1)
+            self._packed = ids.size == 0 or bool(ids.min() >= 0 and ids.max() < _PACK)
+            keys: list[Any]
+            if self._packed:  # one int per pair: no tuple for the garbage collector
+                keys = (ids[:, 0] * _PACK + ids[:, 1]).tolist()
+            else:
+                keys = list(zip(ids[:, 0].tolist(), ids[:, 1].tolist(), strict=True))
+            self._row_of = dict(zip(keys, rows, strict=True))
+        if self._packed:
+            if lo < 0 or hi >= _PACK:
+                return -1
+            return self._row_of.get(lo * _PACK + hi, -1)
+        return self._row_of.get((lo, hi), -1)
 
     def drop_job(self, job_id: int) -> None:
         """Forgets every pair the job was in (it finished)."""
@@ -101,8 +118,8 @@ def _codes(*pair_arrays: np.ndarray) -> list[np.ndarray]:
     among the distinct pairs of all the arrays."""
     joined = np.concatenate([a.reshape(-1, 2) for a in pair_arrays])
     bounds = np.cumsum([a.shape[0] for a in pair_arrays])[:-1]
-    if joined.size == 0 or (joined.min() >= 0 and joined.max() < 2**31):
-        codes = joined[:, 0] * (2**31) + joined[:, 1]
+    if joined.size == 0 or (joined.min() >= 0 and joined.max() < _PACK):
+        codes = joined[:, 0] * _PACK + joined[:, 1]
     else:
         codes = np.unique(joined, axis=0, return_inverse=True)[1].reshape(-1)
     return list(np.split(codes.astype(np.int64), bounds))

@@ -115,6 +115,33 @@ CASES: tuple[Case, ...] = (
         ),
         "multi-GPU LAS-perf on 4-GPU servers (contiguous placement)",
     ),
+    Case(
+        "packed_quirks",
+        _point(
+            "max_min_fairness_packed",
+            "4:4:4",
+            "1.5",
+            "--window",
+            "0:80",
+            "--stop-at",
+            "70",
+            "--quirks",
+            "gavel",
+        ),
+        "packed LAS with quirks (job pairs: the pair walk, the pairs' book)",
+    ),
+    Case(
+        "packed",
+        _point("max_min_fairness_packed", "4:4:4", "1.5", "--window", "0:80", "--stop-at", "70"),
+        "packed LAS, default mode (pairs with the tie-break)",
+    ),
+    Case(
+        "gandiva_quirks",
+        _point(
+            "gandiva", "4:4:4", "2.5", "--window", "0:80", "--stop-at", "70", "--quirks", "gavel"
+        ),
+        "Gandiva with quirks (random pairing, its own pair bookkeeping)",
+    ),
 )
 
 # result.json's behaviour: everything but wall times, provenance and the echo of the config

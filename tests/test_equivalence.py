@@ -2,7 +2,8 @@
 
 Each case of ``tests/equivalence_golden.py`` (single-GPU LAS-perf in the default mode and
 under ``--quirks gavel``, one run to the end of its window, multi-GPU LAS-perf, agnostic
-LAS, multi-GPU finish-time fairness, FIFO-perf, and multi-GPU on 4-GPU servers) is run
+LAS, multi-GPU finish-time fairness, FIFO-perf, multi-GPU on 4-GPU servers, packed LAS
+with and without quirks, and Gandiva) is run
 through ``hetsim run --events`` and compared with its golden in ``tests/data/equivalence/``:
 the sha256 of events.jsonl (and of state.json), and result.json's JCTs, window counts,
 rounds, utilisation and solver counts (never its wall times). A failing case names itself,
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from scheduler import mechanism
 from tests import equivalence_golden
 from tests.equivalence_golden import (
     CASES,
@@ -42,6 +44,21 @@ from tests.equivalence_golden import (
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_run_matches_its_golden(case: Case) -> None:
     """The case's events.jsonl, state.json and result.json behaviour equal the golden's."""
+    golden = load_golden(case.name)
+    problems = compare(case, run_case(case), golden)
+    assert not problems, report(case, problems, golden)
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+@pytest.mark.parametrize("name", ["packed_quirks", "gandiva_quirks"])
+def test_the_pair_walk_in_small_chunks_matches_its_golden(
+    name: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pair walk sorts lazily, leaving out entries the walk would pass over: in
+    chunks of 1 or 3 (a new chunk, and its leaving out, at almost every entry) the runs
+    are the goldens, made when the walk sorted every entry."""
+    monkeypatch.setattr(mechanism, "WALK_CHUNK", chunk)
+    case = case_named(name)
     golden = load_golden(case.name)
     problems = compare(case, run_case(case), golden)
     assert not problems, report(case, problems, golden)
