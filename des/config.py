@@ -104,6 +104,20 @@ class SaturationConfig:
     threshold relative to the cluster make the rule scale with the cluster and the
     arrival rate.
 
+    *Mild overload* (also reported as queue growth), for policies that do not serve in
+    arrival order: the same over longer horizons, ``overload_arrivals`` doubled up to
+    ``overload_long_arrivals`` with the same ``sqrt`` scaling (12.5% at 6,400 arrivals),
+    at ``overload_long_min_utilization``, while the overload holds the window up: every
+    window job has arrived and fewer than half of those unfinished one horizon before
+    have finished since. Multi-GPU LAS at 3.0 jobs/h on 36:36:36 grows its waiting work
+    by about 16% of the cluster's time for tens of thousands of hours, 50 window jobs
+    left for thousands of them, at 98.5-99% utilisation: a job that ends inside a round
+    holds its GPUs to the round's end and a gang that does not fit waits, so a full
+    multi-GPU cluster is not 99% busy. Single-GPU LAS at 5.6 jobs/h grows as fast while
+    its window drains to its end, so it runs on; and FIFO completes its window however
+    the work after it grows (single-GPU FIFO at 6.0 jobs/h: 15% per 3,200 arrivals, the
+    window complete at 2,106 h, as the reference's is), so it is not asked at all.
+
     *Starved*: every window job has arrived, some are unfinished, and they received no
     GPU time at all while ``starve_completions`` other jobs finished. Service, not
     completion, is the test: under multi-GPU LAS at 2.6 jobs/h the last window job
@@ -123,6 +137,10 @@ class SaturationConfig:
     overload_backlog_fraction: float = 0.25
     # ... and over shorter horizons, halved down to this many arrivals, a larger fraction
     overload_min_arrivals: int = 50
+    # ... and, for policies that do not serve in arrival order, over longer ones, doubled
+    # up to this many arrivals, a smaller fraction, at this utilisation.
+    overload_long_arrivals: int = 6400
+    overload_long_min_utilization: float = 0.98
     # Starved: unfinished window jobs got no GPU time while this many other jobs finished
     # (at 6 jobs/h, about 1,700 simulated hours).
     starve_completions: int = 10_000
@@ -142,6 +160,10 @@ class SaturationConfig:
             raise ValueError("overload arrivals must satisfy 1 <= min arrivals <= arrivals")
         if not self.overload_backlog_fraction > 0:
             raise ValueError("overload backlog fraction must be > 0")
+        if not 1 <= self.overload_long_arrivals <= 1_000_000:
+            raise ValueError("overload long arrivals must be within [1, 1,000,000]")
+        if not 0.0 <= self.overload_long_min_utilization <= 1.0:
+            raise ValueError("overload long utilisation threshold must be within [0, 1]")
         if self.starve_completions < 1:
             raise ValueError("starvation completions must be >= 1")
 

@@ -34,6 +34,9 @@ HOUR = 3600.0
 # Stalled also needs fewer completions than this fraction of the arrivals in the same
 # span: a small cluster that finishes few jobs because few arrive is not stalled.
 STALL_ARRIVAL_FRACTION = 0.5
+# A mild overload ends a run only if fewer than this fraction of the window jobs left
+# one horizon ago have finished since.
+WINDOW_DRAINING = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,12 @@ class SaturationDetector:
     """Decides saturation from observations; knows nothing of SimPy."""
 
     def __init__(
-        self, config: SaturationConfig, total_gpus: int, window: WindowConfig | None = None
+        self,
+        config: SaturationConfig,
+        total_gpus: int,
+        window: WindowConfig | None = None,
+        *,
+        arrival_order: bool = False,
     ) -> None:
         self.config = config
         self.total_gpus = total_gpus
@@ -83,16 +91,29 @@ class SaturationDetector:
         # The observation at each block boundary (every w completions), enough for the
         # growth horizon of growth_windows blocks.
         self._marks: deque[Observation] = deque(maxlen=config.growth_windows + 1)
-        # Per horizon of h arrivals: the observations of the last two spans of h.
-        self._horizons: list[int] = []
+        # Per horizon of h arrivals, with the utilisation it asks for: the observations
+        # of the last two spans of h. A policy that serves in ``arrival_order`` (FIFO)
+        # completes its window however the work after it grows, so the longer horizons,
+        # which call a mild overload, are not asked of it.
+        self._horizons: list[tuple[int, float]] = []
         h = config.overload_arrivals
         while h >= config.overload_min_arrivals:
-            self._horizons.append(h)
+            self._horizons.append((h, config.min_utilization))
             h //= 2
+        h = 2 * config.overload_arrivals
+        while not arrival_order and h <= config.overload_long_arrivals:
+            self._horizons.insert(0, (h, config.overload_long_min_utilization))
+            h *= 2
         # (since the last h arrivals ago, since h arrivals before that)
         self._since: list[tuple[deque[Observation], deque[Observation]]] = [
             (deque(), deque()) for _ in self._horizons
         ]
+
+    @property
+    def horizons(self) -> tuple[tuple[int, float], ...]:
+        """The overload rule's horizons, in arrivals, longest first, each with the
+        utilisation it asks for."""
+        return tuple(self._horizons)
 
     def _utilization(self, a: Observation, b: Observation) -> float:
         """The GPUs' busy fraction between two observations, at most 1: work is counted
@@ -182,9 +203,15 @@ class SaturationDetector:
         ``overload_min_arrivals``) asks for the fraction scaled by
         ``sqrt(overload_arrivals / h)``, as the noise of the work that ``h`` arrivals
         bring is, so a gross overload is called after a hundred arrivals. Two spans in a
-        row, because one long job of many GPUs can fill one span on its own."""
+        row, because one long job of many GPUs can fill one span on its own.
+
+        Unless the policy serves in arrival order, horizons also double up to
+        ``overload_long_arrivals`` with the same scaling (12.5% at 6,400 arrivals) and a
+        utilisation of ``overload_long_min_utilization``: a mild overload that LAS-like
+        policies live with for thousands of hours, postponing their window's last jobs,
+        on multi-GPU clusters that are full at about 98.5%."""
         verdict = None
-        for h, (recent, earlier) in zip(self._horizons, self._since, strict=True):
+        for (h, min_util), (recent, earlier) in zip(self._horizons, self._since, strict=True):
             for since in (recent, earlier):
                 if since and since[-1].arrivals == now.arrivals:
                     since[-1] = now  # the later of two with as many arrivals is better
@@ -196,8 +223,20 @@ class SaturationDetector:
             while len(earlier) > 1 and earlier[1].arrivals <= mid.arrivals - h:
                 earlier.popleft()
             if verdict is None:
-                verdict = self._outpaced_over(earlier[0], mid, now, h)
+                verdict = self._outpaced_over(earlier[0], mid, now, h, min_util)
         return verdict
+
+    def _window_held_up(self, mid: Observation, now: Observation) -> bool:
+        """Every window job has arrived, and fewer than half of those unfinished at
+        ``mid`` finished since: a mild overload ends a run whose window it holds up,
+        not one whose window is still draining (single-GPU LAS at 5.6 jobs/h, whose
+        window completes, grows its waiting work as fast in its last spans)."""
+        window = self.window
+        if window is None or now.window_left is None or mid.window_left is None:
+            return False
+        if mid.arrivals < window.end or now.window_left == 0:
+            return False
+        return now.window_left > mid.window_left * (1 - WINDOW_DRAINING)
 
     def _backlog_growth(self, start: Observation, end: Observation) -> float:
         """Growth of the work waiting over the span, as a fraction of the cluster's
@@ -206,7 +245,7 @@ class SaturationDetector:
         return (end.backlog_gpu_s - start.backlog_gpu_s) / capacity if capacity > 0 else 0.0
 
     def _outpaced_over(
-        self, start: Observation, mid: Observation, now: Observation, h: int
+        self, start: Observation, mid: Observation, now: Observation, h: int, min_util: float
     ) -> Verdict | None:
         cfg = self.config
         if mid.arrivals - start.arrivals < h or now.arrivals - mid.arrivals < h:
@@ -214,7 +253,9 @@ class SaturationDetector:
         if now.active <= self.total_gpus:
             return None
         util = self._utilization(start, now)
-        if util < cfg.min_utilization:
+        if util < min_util:
+            return None
+        if h > cfg.overload_arrivals and not self._window_held_up(mid, now):
             return None
         needed = cfg.overload_backlog_fraction * math.sqrt(cfg.overload_arrivals / h)
         first, last = self._backlog_growth(start, mid), self._backlog_growth(mid, now)

@@ -214,7 +214,12 @@ class Simulation:
             if telemetry
             else None
         )
-        self.detector = SaturationDetector(config.saturation, cluster.total_gpus, self.window)
+        self.detector = SaturationDetector(
+            config.saturation,
+            cluster.total_gpus,
+            self.window,
+            arrival_order=self.mechanism.policy.fifo_like,
+        )
         self.stop: simpy.Event = self.env.event()
         self.end_reason = ""
         self.verdict: Verdict | None = None

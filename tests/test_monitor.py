@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -362,6 +363,83 @@ def test_overload_needs_more_active_jobs_than_gpus_and_a_full_horizon() -> None:
     assert _first_verdict(SaturationDetector(cfg, 108), stream) is None
 
 
+def _mild(
+    load: float, util: float, arrival_order: bool = False, draining: bool = False
+) -> Verdict | None:
+    """Multi-GPU LAS at 3.0 jobs/h on 36:36:36, in the large: 108 GPUs busy at ``util``,
+    97% as many completions as arrivals, the work waiting growing by ``load - 1`` of
+    the GPUs' time, for 14,000 arrivals. The window, jobs 4000-5000, is held up: 50 of
+    its jobs stay unfinished from arrival 6,000 on (or, ``draining``, one more of them
+    finishes every 100 arrivals)."""
+    window = WindowConfig(4000, 5000)
+    stream = [
+        dataclasses.replace(
+            o,
+            window_left=1000
+            if o.arrivals < 6000
+            else max(1, 50 - (o.arrivals - 6000) // 100)
+            if draining
+            else 50,
+        )
+        for o in _work_stream(108, 3.0, load, 0.97, 14_000, util=util)
+    ]
+    det = SaturationDetector(SaturationConfig(), 108, window, arrival_order=arrival_order)
+    return _first_verdict(det, stream)
+
+
+def test_a_mild_overload_is_called_over_the_longest_horizon() -> None:
+    """Work growing by 16% of the cluster's time at 98.5% utilisation (multi-GPU LAS
+    past its knee, which would run on for tens of thousands of hours, its last window
+    jobs postponed) ends after two spans of 6,400 arrivals: 17.7% is asked over 3,200,
+    12.5% over 6,400."""
+    verdict = _mild(1.16, 0.985)
+    assert verdict is not None and verdict.reason == "queue_growth"
+    arrivals_seen = verdict.time / HOUR * 3.0
+    assert 2 * 6400 <= arrivals_seen <= 2 * 6400 + 10
+    assert "(at most 12% per 6400 arrivals)" in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("case", "load", "util", "arrival_order", "draining"),
+    [
+        (
+            "growing by 10% only (multi-GPU LAS at 2.6 jobs/h grows by 5%)",
+            1.10,
+            0.985,
+            False,
+            False,
+        ),
+        ("below 98% utilisation", 1.16, 0.975, False, False),
+        ("a policy that serves in arrival order completes its window", 1.16, 0.985, True, False),
+        ("FIFO, even at full utilisation", 1.16, 1.0, True, False),
+        ("the window still draining (single-GPU LAS at 5.6 jobs/h)", 1.16, 0.985, False, True),
+    ],
+)
+def test_a_mild_overload_is_left_alone(
+    case: str, load: float, util: float, arrival_order: bool, draining: bool
+) -> None:
+    assert _mild(load, util, arrival_order, draining) is None, case
+
+
+def test_the_long_horizons_are_for_policies_that_do_not_serve_in_arrival_order() -> None:
+    """Doubled from 1,600 up to 6,400 at 98% for LAS-like policies; FIFO keeps the
+    ladder from 1,600 down, at 99%; the simulation tells the detector which it has."""
+    las = SaturationDetector(SaturationConfig(), 108)
+    assert las.horizons[:3] == ((6400, 0.98), (3200, 0.98), (1600, 0.99))
+    fifo = SaturationDetector(SaturationConfig(), 108, arrival_order=True)
+    assert fifo.horizons == las.horizons[2:] and fifo.horizons[-1] == (50, 0.99)
+    cfg = SaturationConfig(overload_long_arrivals=1600)
+    assert SaturationDetector(cfg, 108).horizons == fifo.horizons
+    for policy, longest in (("fifo_perf", 1600), ("max_min_fairness_perf", 6400)):
+        config = SimConfig(
+            policy=policy,
+            cluster=parse_cluster("2:2:2"),
+            workload=WorkloadConfig(rate_per_hour=1.0),
+            window=WindowConfig(0, 5),
+        )
+        assert Simulation(config).detector.horizons[0][0] == longest, policy
+
+
 def test_overload_is_seen_on_ticks_when_nothing_completes(env: simpy.Environment) -> None:
     """Jobs keep arriving, nothing ever finishes and the work piles up: the periodic
     tick alone brings the verdict (the stall rule needs completions to measure)."""
@@ -388,6 +466,10 @@ def test_overload_is_seen_on_ticks_when_nothing_completes(env: simpy.Environment
         ({"overload_arrivals": 100, "overload_min_arrivals": 200}, "overload arrivals"),
         ({"overload_backlog_fraction": 0.0}, "overload backlog fraction"),
         ({"overload_backlog_fraction": math.nan}, "overload backlog fraction"),
+        ({"overload_long_arrivals": 0}, "overload long arrivals"),
+        ({"overload_long_arrivals": 2_000_000}, "overload long arrivals"),
+        ({"overload_long_min_utilization": 1.5}, "overload long utilisation"),
+        ({"overload_long_min_utilization": math.nan}, "overload long utilisation"),
     ],
 )
 def test_overload_thresholds_are_checked(kw: dict[str, float], match: str) -> None:
