@@ -27,12 +27,17 @@ from des.config import SaturationConfig, WindowConfig
 from des.jobrecords import CompletionLog
 from des.monitor import Verdict
 from scheduler.jobstate import ActiveJobs
-from scheduler.mechanism import RoundPlan
+from scheduler.mechanism import Dispatch, RoundPlan
 
 PHASES = ("warmup", "measurement", "drain", "saturated")
 WARMUP, MEASUREMENT, DRAIN, SATURATED = range(4)
 HOUR = 3600.0
 _INITIAL_ROWS = 4096
+# A round's dispatches, the job set's version, and its busy GPUs, fragmented GPUs and
+# running jobs.
+_Reduced = tuple[
+    tuple[Dispatch, ...], int, npt.NDArray[np.int64], npt.NDArray[np.int64] | None, int
+]
 
 
 class Fragmentation:
@@ -114,6 +119,8 @@ class TelemetryCollector:
         # The finish time the completion rate is measured from, and at how many
         # completions it was read (it changes only when one more job finishes).
         self._rate_from = (-1, 0.0)
+        # The last round's dispatches, the job set's version then, and what they gave.
+        self._last: _Reduced | None = None
         self._alloc(_INITIAL_ROWS)
 
     def _alloc(self, rows: int) -> None:
@@ -170,31 +177,50 @@ class TelemetryCollector:
         completed: CompletionLog,
     ) -> None:
         """Reduces a round's plan to arrays and records it (the round process's hook).
-        ``completed``: the tracker's list of completions so far (read, not copied)."""
+        ``completed``: the tracker's list of completions so far (read, not copied).
+
+        A round that reuses the last one's slices (the same dispatches) with the same
+        active jobs has the same busy GPUs, running jobs and fragmentation: those are
+        reused too."""
+        jobs = self.jobs
+        dispatches = plan.dispatches
+        last = self._last
+        if last is not None and last[0] is dispatches and last[1] == jobs.version:
+            busy, frag, running_count = last[2], last[3], last[4]
+        else:
+            busy, frag, running_count = self._reduce(dispatches)
+            self._last = (dispatches, jobs.version, busy, frag, running_count)
+        solve = None
+        if plan.solve is not None:
+            sols = plan.solve.allocation.solves
+            solve = ([s.solver for s in sols], sum(s.seconds for s in sols))
+        self.record(time_s, round_no, busy, frag, len(jobs), running_count, jobs_arrived,
+                    completed, solve)  # fmt: skip
+
+    def _reduce(
+        self, dispatches: tuple[Dispatch, ...]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, int]:
+        """Busy GPUs per type, fragmented GPUs per type (None without contiguity) and the
+        number of running jobs of a round's dispatches."""
         per_type = [0] * len(self.type_names)
         running: list[int] = []
-        for d in plan.dispatches:
+        for d in dispatches:
             per_type[d.type_index] += len(d.gpus)
             running.append(d.job_id)
             if d.partner >= 0:
                 running.append(d.partner)
         busy = np.array(per_type, dtype=np.int64)
-        jobs = self.jobs
         frag = None
         if self.fragmentation.contiguity:
+            jobs = self.jobs
             occupied = np.zeros(self.num_gpus, dtype=bool)
-            for d in plan.dispatches:
+            for d in dispatches:
                 occupied[list(d.gpus)] = True
             waiting = ~np.isin(jobs.ids, running)
             frag = self.fragmentation(
                 occupied, jobs.scale_factors[waiting], jobs.throughputs[waiting] > 0
             )
-        solve = None
-        if plan.solve is not None:
-            sols = plan.solve.allocation.solves
-            solve = ([s.solver for s in sols], sum(s.seconds for s in sols))
-        self.record(time_s, round_no, busy, frag, len(jobs), len(running), jobs_arrived,
-                    completed, solve)  # fmt: skip
+        return busy, frag, len(running)
 
     def record(
         self,

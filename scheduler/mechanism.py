@@ -426,13 +426,20 @@ class RoundMechanism:
         if self.policy.fifo_like:
             eligible &= prio > 0
         # One stable sort of every type's column at once; rows are in job-id order, so a
-        # stable sort breaks the last ties by id without an id key.
-        rank = np.lexsort((-key(jobs.allocation), -key(jobs.deficit), -key(prio)), axis=0)
-        out = []
-        for k in order:
-            column = rank[:, k]
-            out.append(column[eligible[column, k]].tolist())
-        return out
+        # stable sort breaks the last ties by id without an id key. Only the rows
+        # eligible somewhere are sorted (a stable sort of a subset keeps its order in
+        # the whole): FIFO's thousands of waiting jobs are eligible nowhere.
+        anywhere = eligible.any(axis=1)
+        if anywhere.all():
+            rank = np.lexsort((-key(jobs.allocation), -key(jobs.deficit), -key(prio)), axis=0)
+            return [rank[:, k][eligible[rank[:, k], k]].tolist() for k in order]
+        rows = np.flatnonzero(anywhere)
+        rank = rows[
+            np.lexsort(
+                (-key(jobs.allocation[rows]), -key(jobs.deficit[rows]), -key(prio[rows])), axis=0
+            )
+        ]
+        return [rank[:, k][eligible[rank[:, k], k]].tolist() for k in order]
 
     def _singles(
         self,

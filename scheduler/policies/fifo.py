@@ -19,33 +19,41 @@ import numpy as np
 from scheduler.policies.base import PolicyContext
 from scheduler.problem import Allocation, AllocationProblem
 
+# Up to this many jobs a policy converts whole arrays to lists at once; above, row by row.
+_WHOLE_ROWS = 512
+
 
 def _fifo(problem: AllocationProblem, ctx: PolicyContext, *, perf: bool) -> np.ndarray:
     n, m = problem.throughputs.shape
     x = np.zeros((n, m))
     free = problem.capacities.astype(float).tolist()
-    allowed = problem.runnable.tolist()
+    runnable = problem.runnable
+    thr = problem.throughputs
     s = problem.scale_factors.tolist()
-    rates = problem.throughputs.tolist()
-    queue = list(range(n))
+    queue: list[int] = list(range(n))
     if not perf:
-        held = problem.previous * problem.runnable
-        for i in np.flatnonzero(held.max(axis=1, initial=0.0) >= 0.5).tolist():
-            j = int(np.argmax(held[i]))
+        held = problem.previous * runnable
+        rows = np.flatnonzero(held.max(axis=1, initial=0.0) >= 0.5)
+        for i, j in zip(rows.tolist(), held[rows].argmax(axis=1).tolist(), strict=True):
             if free[j] >= s[i]:
                 x[i, j] = 1.0
                 free[j] -= s[i]
-        queue = [i for i in queue if x[i].sum() == 0]
+        queue = np.flatnonzero(x.sum(axis=1) == 0).tolist()
     types = range(m)
+    # A long queue's rows are read as the queue reaches them: it stops once the cluster
+    # is full, long before the end of a queue of thousands.
+    allowed = runnable.tolist() if n <= _WHOLE_ROWS else None
+    rates_of = thr.tolist() if perf and n <= _WHOLE_ROWS else None
     for i in queue:
-        size, row = s[i], allowed[i]
+        size = s[i]
+        row = allowed[i] if allowed is not None else runnable[i].tolist()
         candidates = [j for j in types if row[j] and free[j] >= size]
         if not candidates:
             if any(row):
                 break
             continue  # a job that can run nowhere is skipped, it cannot block the queue
         if perf:
-            rate = rates[i]
+            rate = rates_of[i] if rates_of is not None else thr[i].tolist()
             j = max(candidates, key=lambda c: (rate[c], -c))
         else:
             j = candidates[ctx.rng.randrange(len(candidates))]
@@ -67,42 +75,52 @@ def _reference_fifo(problem: AllocationProblem, ctx: PolicyContext) -> np.ndarra
     ids = problem.job_ids if problem.job_ids is not None else np.arange(n)
     names = problem.type_names or tuple(str(j) for j in range(m))
     s = problem.scale_factors.tolist()
-    row_of = {int(j): i for i, j in enumerate(ids.tolist())}
-    held: dict[int, int] = {}
-    for i in range(n):
-        if problem.previous[i].max(initial=0.0) >= 0.5:
-            held[int(ids[i])] = int(np.argmax(problem.previous[i]))
-    gone = {job_id: (t, size) for job_id, t, size in problem.departed}
-    queue = [int(j) for j in ids.tolist() if int(j) not in held]
-    available = problem.capacities.astype(float).copy()
-    assigned = dict(held)
+    previous = problem.previous
+    held_rows = np.flatnonzero(previous.max(axis=1, initial=0.0) >= 0.5)
+    # job id -> (row, type) of the jobs holding a type
+    held = dict(
+        zip(
+            ids[held_rows].tolist(),
+            zip(held_rows.tolist(), previous[held_rows].argmax(axis=1).tolist(), strict=True),
+            strict=True,
+        )
+    )
+    gone = {job_id: t for job_id, t, _size in problem.departed}
+    waiting = np.ones(n, dtype=bool)
+    waiting[held_rows] = False
+    queue = np.flatnonzero(waiting).tolist()  # rows, in id order
+    head = 0  # the queue's head: queue[head:] still waits
+    available = problem.capacities.astype(float).tolist()
+    assigned = {row: t for row, t in held.values()}  # row -> type
     for job_id in sorted([*held, *gone]):
         if job_id in gone:
-            t = gone[job_id][0]
-            if queue:
-                head = queue.pop(0)
-                if s[row_of[head]] <= available[t]:
-                    assigned[head] = t
-                    available[t] -= s[row_of[head]]
+            t = gone[job_id]
+            if head < len(queue):
+                row = queue[head]
+                head += 1
+                if s[row] <= available[t]:
+                    assigned[row] = t
+                    available[t] -= s[row]
         else:
-            available[held[job_id]] -= s[row_of[job_id]]
+            row, t = held[job_id]
+            available[t] -= s[row]
     listed = sorted((j for j in range(m) if available[j] > 0), key=lambda j: names[j])
-    while queue and listed:
-        job_id = queue.pop(0)
-        size = s[row_of[job_id]]
+    while head < len(queue) and listed:
+        row = queue[head]
+        head += 1
+        size = s[row]
         fits = [pos for pos, j in enumerate(listed) if available[j] >= size]
         if not fits:
             break
         drawn = fits[ctx.rng.randrange(len(fits))]
         t = listed[-1]
-        assigned[job_id] = t
+        assigned[row] = t
         available[t] -= size
         if available[t] == 0:
             listed.pop(drawn)
     x = np.zeros((n, m))
-    for job_id, t in assigned.items():
-        if job_id in row_of:
-            x[row_of[job_id], t] = 1.0
+    if assigned:
+        x[list(assigned), list(assigned.values())] = 1.0
     return x
 
 
@@ -115,15 +133,18 @@ def _reference_fifo_perf(problem: AllocationProblem) -> np.ndarray:
     n, m = problem.throughputs.shape
     names = problem.type_names or tuple(str(j) for j in range(m))
     order = sorted(range(m), key=lambda j: names[j])
-    available = problem.capacities.astype(float).copy()
+    available = problem.capacities.astype(float).tolist()
     s = problem.scale_factors.tolist()
-    rates = problem.throughputs.tolist()
+    thr = problem.throughputs
+    rates_of = thr.tolist() if n <= _WHOLE_ROWS else None
     x = np.zeros((n, m))
     for i in range(n):
+        # a long queue's rows are read as it reaches them (it stops when the cluster is full)
+        rates = rates_of[i] if rates_of is not None else thr[i].tolist()
         best, best_rate = -1, -1.0
         for j in order:
-            if available[j] >= s[i] and rates[i][j] > best_rate:
-                best, best_rate = j, rates[i][j]
+            if available[j] >= s[i] and rates[j] > best_rate:
+                best, best_rate = j, rates[j]
         if best < 0:
             break
         x[i, best] = 1.0
