@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,11 +33,16 @@ PHASES = ("warmup", "measurement", "drain", "saturated")
 WARMUP, MEASUREMENT, DRAIN, SATURATED = range(4)
 HOUR = 3600.0
 _INITIAL_ROWS = 4096
-# A round's dispatches, the job set's version, and its busy GPUs, fragmented GPUs and
-# running jobs.
-_Reduced = tuple[
-    tuple[Dispatch, ...], int, npt.NDArray[np.int64], npt.NDArray[np.int64] | None, int
-]
+
+
+class _Reduced(NamedTuple):
+    """A round's dispatches, the job set's version then, and what they come to."""
+
+    dispatches: tuple[Dispatch, ...]
+    version: int
+    busy: npt.NDArray[np.int64]
+    fragmented: npt.NDArray[np.int64] | None
+    running: int
 
 
 class Fragmentation:
@@ -119,7 +124,7 @@ class TelemetryCollector:
         # The finish time the completion rate is measured from, and at how many
         # completions it was read (it changes only when one more job finishes).
         self._rate_from = (-1, 0.0)
-        # The last round's dispatches, the job set's version then, and what they gave.
+        # The last round's reduction (see :meth:`observe`).
         self._last: _Reduced | None = None
         self._alloc(_INITIAL_ROWS)
 
@@ -185,17 +190,14 @@ class TelemetryCollector:
         jobs = self.jobs
         dispatches = plan.dispatches
         last = self._last
-        if last is not None and last[0] is dispatches and last[1] == jobs.version:
-            busy, frag, running_count = last[2], last[3], last[4]
-        else:
-            busy, frag, running_count = self._reduce(dispatches)
-            self._last = (dispatches, jobs.version, busy, frag, running_count)
+        if last is None or last.dispatches is not dispatches or last.version != jobs.version:
+            last = self._last = _Reduced(dispatches, jobs.version, *self._reduce(dispatches))
         solve = None
         if plan.solve is not None:
             sols = plan.solve.allocation.solves
             solve = ([s.solver for s in sols], sum(s.seconds for s in sols))
-        self.record(time_s, round_no, busy, frag, len(jobs), running_count, jobs_arrived,
-                    completed, solve)  # fmt: skip
+        self.record(time_s, round_no, last.busy, last.fragmented, len(jobs), last.running,
+                    jobs_arrived, completed, solve)  # fmt: skip
 
     def _reduce(
         self, dispatches: tuple[Dispatch, ...]

@@ -430,15 +430,12 @@ class RoundMechanism:
         # eligible somewhere are sorted (a stable sort of a subset keeps its order in
         # the whole): FIFO's thousands of waiting jobs are eligible nowhere.
         anywhere = eligible.any(axis=1)
-        if anywhere.all():
-            rank = np.lexsort((-key(jobs.allocation), -key(jobs.deficit), -key(prio)), axis=0)
-            return [rank[:, k][eligible[rank[:, k], k]].tolist() for k in order]
-        rows = np.flatnonzero(anywhere)
-        rank = rows[
-            np.lexsort(
-                (-key(jobs.allocation[rows]), -key(jobs.deficit[rows]), -key(prio[rows])), axis=0
-            )
-        ]
+        rows = slice(None) if anywhere.all() else np.flatnonzero(anywhere)
+        rank = np.lexsort(
+            (-key(jobs.allocation[rows]), -key(jobs.deficit[rows]), -key(prio[rows])), axis=0
+        )
+        if not isinstance(rows, slice):
+            rank = rows[rank]  # positions in the subset -> rows
         return [rank[:, k][eligible[rank[:, k], k]].tolist() for k in order]
 
     def _singles(

@@ -14,6 +14,9 @@ where the job cannot run (see :func:`_reference_fifo_perf`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from scheduler.policies.base import PolicyContext
@@ -23,37 +26,47 @@ from scheduler.problem import Allocation, AllocationProblem
 _WHOLE_ROWS = 512
 
 
+def _row_reader(a: np.ndarray) -> Callable[[int], list[Any]]:
+    """Row ``i`` of ``a`` as a list: a short array converted at once, a long one row by
+    row as the walk reaches it (it stops once the cluster is full, long before the end
+    of a queue of thousands)."""
+    if a.shape[0] <= _WHOLE_ROWS:
+        return a.tolist().__getitem__  # type: ignore[no-any-return]
+    return lambda i: a[i].tolist()
+
+
+def _held(matrix: np.ndarray) -> tuple[list[int], list[int]]:
+    """The rows of an allocation that hold a whole type (an entry of at least 0.5), and
+    that type (the first of their largest entries)."""
+    rows = np.flatnonzero(matrix.max(axis=1, initial=0.0) >= 0.5)
+    return rows.tolist(), matrix[rows].argmax(axis=1).tolist()
+
+
 def _fifo(problem: AllocationProblem, ctx: PolicyContext, *, perf: bool) -> np.ndarray:
     n, m = problem.throughputs.shape
     x = np.zeros((n, m))
     free = problem.capacities.astype(float).tolist()
     runnable = problem.runnable
-    thr = problem.throughputs
     s = problem.scale_factors.tolist()
-    queue: list[int] = list(range(n))
+    queue = list(range(n))
     if not perf:
-        held = problem.previous * runnable
-        rows = np.flatnonzero(held.max(axis=1, initial=0.0) >= 0.5)
-        for i, j in zip(rows.tolist(), held[rows].argmax(axis=1).tolist(), strict=True):
+        for i, j in zip(*_held(problem.previous * runnable), strict=True):
             if free[j] >= s[i]:
                 x[i, j] = 1.0
                 free[j] -= s[i]
         queue = np.flatnonzero(x.sum(axis=1) == 0).tolist()
     types = range(m)
-    # A long queue's rows are read as the queue reaches them: it stops once the cluster
-    # is full, long before the end of a queue of thousands.
-    allowed = runnable.tolist() if n <= _WHOLE_ROWS else None
-    rates_of = thr.tolist() if perf and n <= _WHOLE_ROWS else None
+    allowed = _row_reader(runnable)
+    rates_of = _row_reader(problem.throughputs) if perf else None
     for i in queue:
-        size = s[i]
-        row = allowed[i] if allowed is not None else runnable[i].tolist()
+        size, row = s[i], allowed(i)
         candidates = [j for j in types if row[j] and free[j] >= size]
         if not candidates:
             if any(row):
                 break
             continue  # a job that can run nowhere is skipped, it cannot block the queue
-        if perf:
-            rate = rates_of[i] if rates_of is not None else thr[i].tolist()
+        if rates_of is not None:  # perf
+            rate = rates_of(i)
             j = max(candidates, key=lambda c: (rate[c], -c))
         else:
             j = candidates[ctx.rng.randrange(len(candidates))]
@@ -75,16 +88,12 @@ def _reference_fifo(problem: AllocationProblem, ctx: PolicyContext) -> np.ndarra
     ids = problem.job_ids if problem.job_ids is not None else np.arange(n)
     names = problem.type_names or tuple(str(j) for j in range(m))
     s = problem.scale_factors.tolist()
-    previous = problem.previous
-    held_rows = np.flatnonzero(previous.max(axis=1, initial=0.0) >= 0.5)
+    held_rows, held_types = _held(problem.previous)
     # job id -> (row, type) of the jobs holding a type
-    held = dict(
-        zip(
-            ids[held_rows].tolist(),
-            zip(held_rows.tolist(), previous[held_rows].argmax(axis=1).tolist(), strict=True),
-            strict=True,
-        )
-    )
+    held = {
+        job_id: (row, t)
+        for job_id, row, t in zip(ids[held_rows].tolist(), held_rows, held_types, strict=True)
+    }
     gone = {job_id: t for job_id, t, _size in problem.departed}
     waiting = np.ones(n, dtype=bool)
     waiting[held_rows] = False
@@ -135,12 +144,10 @@ def _reference_fifo_perf(problem: AllocationProblem) -> np.ndarray:
     order = sorted(range(m), key=lambda j: names[j])
     available = problem.capacities.astype(float).tolist()
     s = problem.scale_factors.tolist()
-    thr = problem.throughputs
-    rates_of = thr.tolist() if n <= _WHOLE_ROWS else None
+    rates_of = _row_reader(problem.throughputs)
     x = np.zeros((n, m))
     for i in range(n):
-        # a long queue's rows are read as it reaches them (it stops when the cluster is full)
-        rates = rates_of[i] if rates_of is not None else thr[i].tolist()
+        rates = rates_of(i)
         best, best_rate = -1, -1.0
         for j in order:
             if available[j] >= s[i] and rates[j] > best_rate:
