@@ -4,6 +4,7 @@ the same allocations solved job by job."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -83,7 +84,7 @@ def test_a_max_min_allocation_per_class_is_the_one_job_by_job(
     p = _templated(n, templates, m, seed)
     ctx = policies.PolicyContext(rng=random.Random(0))
     coefficients = perf_coefficients(p) if aware else agnostic_coefficients(p, ctx)
-    by_job = base.max_min_allocation(coefficients, p, ctx, class_min_jobs=n + 1)
+    by_job = base.max_min_allocation(coefficients, p, replace(ctx, job_classes=False))
     usable = p.runnable & (coefficients > 0)
     classes = JobClasses.of(coefficients, usable, p.scale_factors)
     by_class = base.max_min_by_class(coefficients, usable, classes, p, ctx)
@@ -100,10 +101,11 @@ def test_a_max_min_allocation_per_class_is_the_one_job_by_job(
     np.testing.assert_allclose(by_class.matrix, by_job.matrix, atol=2e-5)
 
 
-def test_classes_are_used_only_for_large_problems_that_shrink() -> None:
-    """Below CLASS_MIN_JOBS, or when classes would not shrink the program by
-    CLASS_SHRINK, the allocation is the job-by-job one to the bit; above, per class;
-    and never with quirks (the reference's own program)."""
+def test_classes_are_used_for_large_problems_that_shrink_and_for_small_ones_alike() -> None:
+    """From CLASS_MIN_JOBS, when classes shrink the program by CLASS_SHRINK, both
+    programs are posed per class (the large regime); below, with jobs alike, the answer
+    is the job-by-job one to 1e-12 (the small regime, :func:`base.small_by_class`);
+    with every job different, or with quirks, it is the job-by-job one to the bit."""
     ctx = policies.PolicyContext(rng=random.Random(0))
     p = _templated(600, 4, 3, seed=7)
     coefficients = perf_coefficients(p)
@@ -113,16 +115,24 @@ def test_classes_are_used_only_for_large_problems_that_shrink() -> None:
     assert np.array_equal(default.matrix, by_class.matrix)
     small = _templated(base.CLASS_MIN_JOBS - 1, 4, 3, seed=7)
     small_c = perf_coefficients(small)
-    assert np.array_equal(
-        base.max_min_allocation(small_c, small, ctx).matrix,
-        base.max_min_allocation(small_c, small, ctx, class_min_jobs=10**9).matrix,
+    job_by_job = policies.PolicyContext(rng=random.Random(0), job_classes=False)
+    alike = base.max_min_allocation(small_c, small, ctx)
+    by_job = base.max_min_allocation(small_c, small, job_by_job)
+    assert base.small_by_class(
+        small_c, small.runnable & (small_c > 0), _classes(small_c, small), small, ctx
     )
+    np.testing.assert_allclose(alike.matrix, by_job.matrix, rtol=0, atol=1e-10)
+    assert [s.solver for s in alike.solves] == [s.solver for s in by_job.solves]
     # All jobs different: nothing to gain, so job by job.
-    distinct = _templated(600, 600, 3, seed=8)
+    rng = np.random.default_rng(8)
+    distinct = AllocationProblem.build(
+        rng.uniform(0.2, 5.0, (200, 3)), rng.choice([1, 2], 200), np.array([60.0, 50.0, 40.0])
+    )
     d_c = perf_coefficients(distinct)
+    assert _classes(d_c, distinct).count == distinct.num_jobs
     assert np.array_equal(
         base.max_min_allocation(d_c, distinct, ctx).matrix,
-        base.max_min_allocation(d_c, distinct, ctx, class_min_jobs=10**9).matrix,
+        base.max_min_allocation(d_c, distinct, job_by_job).matrix,
     )
     # With quirks (no tie-break) the program is the job-by-job one whatever the size.
     quirks = policies.PolicyContext(rng=random.Random(0), quirks=True)
@@ -132,21 +142,71 @@ def test_classes_are_used_only_for_large_problems_that_shrink() -> None:
     )
 
 
+def _classes(coefficients: np.ndarray, p: AllocationProblem) -> JobClasses:
+    return JobClasses.of(coefficients, p.runnable & (coefficients > 0), p.scale_factors)
+
+
+def test_a_small_program_whose_level_sits_on_a_quantisation_step_is_posed_job_by_job() -> None:
+    """Agnostic LAS with a GPU for every job: the level is exactly 1, on a step of the
+    6-digit quantisation, where the floor depends on the program's last bits (and the
+    row sums sit 1e-6 from their limit, inside the polish's tolerance): the answer is
+    the job-by-job program's, bit for bit."""
+    rows = np.array([[2.0, 1.0, 0.5]] * 6 + [[3.0, 1.5, 1.0]] * 4)
+    p = AllocationProblem.build(rows, np.ones(10, dtype=np.int64), np.array([4.0, 4.0, 4.0]))
+    ctx = policies.PolicyContext(rng=random.Random(0))
+    coefficients = agnostic_coefficients(p, ctx)
+    assert base.small_by_class(coefficients, p.runnable, _classes(coefficients, p), p, ctx) is None
+    by_job = base.max_min_allocation(
+        coefficients, p, policies.PolicyContext(rng=random.Random(0), job_classes=False)
+    )
+    assert np.array_equal(base.max_min_allocation(coefficients, p, ctx).matrix, by_job.matrix)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(2, 150),
+    templates=st.integers(1, 8),
+    m=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+    aware=st.booleans(),
+)
+def test_a_small_program_with_jobs_alike_gives_the_job_by_job_answer(
+    n: int, templates: int, m: int, seed: int, aware: bool
+) -> None:
+    """Below the large regime, the allocation with classes on is the job-by-job one: to
+    1e-10 (two floating-point paths to one minimum-norm point; 3.6e-12 apart at most
+    seen, where the job-by-job answer itself gave two jobs alike rows 3e-14 apart), with
+    the same solvers answering, whichever of the two forms answered."""
+    p = _templated(n, templates, m, seed)
+    ctx = policies.PolicyContext(rng=random.Random(0))
+    coefficients = perf_coefficients(p) if aware else agnostic_coefficients(p, ctx)
+    default = base.max_min_allocation(coefficients, p, ctx)
+    by_job = base.max_min_allocation(
+        coefficients, p, policies.PolicyContext(rng=random.Random(0), job_classes=False)
+    )
+    assert default.failed == by_job.failed
+    np.testing.assert_allclose(default.matrix, by_job.matrix, rtol=0, atol=1e-10)
+    assert [s.solver for s in default.solves] == [s.solver for s in by_job.solves]
+
+
 def test_job_classes_off_poses_every_program_job_by_job() -> None:
     """``job_classes=False`` in the context: a 600-job problem whose classes shrink it is
-    solved job by job, bit for bit; the context's ``class_min_jobs`` moves the threshold."""
+    solved job by job, bit for bit, whatever ``class_min_jobs``; with classes on, the
+    context's ``class_min_jobs`` moves the large regime's threshold (below it the small
+    regime gives the job-by-job answer to 1e-10)."""
     p = _templated(600, 4, 3, seed=7)
     coefficients = perf_coefficients(p)
     on = policies.PolicyContext(rng=random.Random(0))
     off = policies.PolicyContext(rng=random.Random(0), job_classes=False)
-    by_job = base.max_min_allocation(coefficients, p, on, class_min_jobs=10**9)
+    by_job = base.max_min_allocation(coefficients, p, off)
     by_class = base.max_min_allocation(coefficients, p, on, class_min_jobs=0)
     assert not np.array_equal(by_job.matrix, by_class.matrix)  # two paths: not the same bits
-    assert np.array_equal(base.max_min_allocation(coefficients, p, off).matrix, by_job.matrix)
     assert np.array_equal(
         base.max_min_allocation(coefficients, p, off, class_min_jobs=0).matrix, by_job.matrix
     )
     higher = policies.PolicyContext(rng=random.Random(0), class_min_jobs=601)
-    assert np.array_equal(base.max_min_allocation(coefficients, p, higher).matrix, by_job.matrix)
+    small = base.max_min_allocation(coefficients, p, higher)
+    np.testing.assert_allclose(small.matrix, by_job.matrix, rtol=0, atol=1e-10)
+    assert [s.solver for s in small.solves] == [s.solver for s in by_job.solves]
     lower = policies.PolicyContext(rng=random.Random(0), class_min_jobs=600)
     assert np.array_equal(base.max_min_allocation(coefficients, p, lower).matrix, by_class.matrix)
