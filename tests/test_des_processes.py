@@ -91,6 +91,38 @@ def test_a_worker_wakes_only_when_the_job_on_its_gpu_changes(env: simpy.Environm
     assert worker.busy_s == pytest.approx(1000.0 + 50.0)
 
 
+def test_a_handover_between_jobs_changes_the_lease_without_waking_the_worker(
+    env: simpy.Environment,
+) -> None:
+    """A GPU handed from one job straight to another (or to a pair) takes the new lease
+    at that instant, with no event: the worker's process wakes only when the GPU's busy
+    period starts and ends, and the busy time is the whole period's."""
+    worker = GpuWorker(env, gpu_id=0, type_index=0)
+    env.process(worker.run())
+    seen: list[tuple[float, tuple[int, int]]] = []
+
+    def driver():  # type: ignore[no-untyped-def]
+        yield env.timeout(10.0)
+        worker.hold(1)  # idle -> busy: wakes the worker
+        yield env.timeout(100.0)
+        for job, partner in ((2, -1), (3, 4), (5, -1)):  # handovers every 100 s
+            pending = worker._wake.triggered
+            worker.hold(job, partner)
+            assert worker._wake.triggered == pending  # no wake for a handover
+            seen.append((env.now, worker.lease))
+            yield env.timeout(100.0)
+        worker.release()  # busy -> idle: wakes it
+        assert worker._wake.triggered and worker.lease == (5, -1)
+        yield env.timeout(1.0)
+
+    env.process(driver())
+    env.run()
+    assert seen == [(110.0, (2, -1)), (210.0, (3, 4)), (310.0, (5, -1))]
+    assert worker.leases == 4 and worker.lease == (-1, -1)
+    assert worker.since == 410.0
+    assert worker.busy_s == pytest.approx(400.0)
+
+
 def _tracked(env: simpy.Environment) -> tuple[RoundMechanism, CompletionTracker, list[Completion]]:
     mech = _mechanism((4,))
     mech.add_job(0, np.array([10.0]), 2, 1.0, 5000.0, 0.0)
