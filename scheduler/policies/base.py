@@ -28,14 +28,13 @@ FTF_BASELINES = ("share", "las")
 FTF_DEFAULT = FTF_BASELINES[0]
 
 
-# With the tie-break, every max-min program with two jobs alike is posed over job
-# classes (see :mod:`scheduler.classes`): the same allocation (1.7e-14 apart on the
-# reference point's problems), in less time (a third less ECOS time there, at 16-47
-# jobs; the events of the runs checked are byte-identical). A program of at least this
-# many jobs that classes make at least CLASS_SHRINK times smaller is "large": its
-# tie-break goes to Clarabel first from CLASS_CLARABEL_FIRST_VARS class variables; any
-# other takes Clarabel first exactly when its job-by-job program would have
-# (CLARABEL_FIRST_VARS), so the solver that answers is the one it always was.
+# With the tie-break, max-min programs with jobs alike are posed over job classes (see
+# :mod:`scheduler.classes`). A program of at least this many jobs that classes make at
+# least CLASS_SHRINK times smaller is "large": both its programs go per class, and its
+# tie-break to Clarabel first from CLASS_CLARABEL_FIRST_VARS class variables. A smaller
+# one goes per class only where that gives the job-by-job answer (small_by_class: to
+# 1e-10, a third less ECOS time on the reference point, whose events stay
+# byte-identical), with Clarabel first exactly where job by job had it.
 CLASS_MIN_JOBS = 512
 CLASS_SHRINK = 4
 
