@@ -382,22 +382,39 @@ def max_min_by_class(
     ``y = sqrt(size) x`` (see :mod:`scheduler.classes`), each job given its class's row.
     ``usable``: the allowed cells of positive coefficient."""
     solves: list[conic.Solution] = []
-    first = classes.first
-    coeff, cells_ok = coefficients[first], usable[first]
-    if not cells_ok.any():
+    if not usable.any():
         return solved_or_fallback(np.zeros(coefficients.shape), problem, solves)
-    size = classes.sizes.astype(float)
-    gpus = problem.scale_factors[first].astype(float)
-    program, cells, _free = programs.max_min(coeff, cells_ok, gpus * size, problem.capacities)
+    found = class_level(coefficients, usable, classes, problem, ctx, solves)
+    if found is None:
+        return solved_or_fallback(None, problem, solves)
+    t, point, cells = found
+    if t <= 0:
+        return solved_or_fallback(classes.expand(cells.scatter(point)), problem, solves)
+    x = class_tie_break(coefficients, usable, classes, problem, t, ctx, solves)
+    return solved_or_fallback(x, problem, solves)
+
+
+def class_level(
+    coefficients: np.ndarray,
+    usable: np.ndarray,
+    classes: JobClasses,
+    problem: AllocationProblem,
+    ctx: PolicyContext,
+    solves: list[conic.Solution],
+) -> tuple[float, np.ndarray, programs.Cells] | None:
+    """The max-min program posed over job classes (each class's size a multiplicity of
+    its GPUs): its level, the solver's point and the cells it is over; None when every
+    solver failed. ``usable``: the allowed cells of positive coefficient, some."""
+    first = classes.first
+    gpus = problem.scale_factors[first].astype(float) * classes.sizes
+    program, cells, _free = programs.max_min(
+        coefficients[first], usable[first], gpus, problem.capacities
+    )
     sol = conic.solve(program, ctx.solvers)
     solves.append(sol)
     if sol.x is None:
-        return solved_or_fallback(None, problem, solves)
-    t = float(sol.x[-1])
-    if t <= 0:
-        return solved_or_fallback(classes.expand(cells.scatter(sol.x)), problem, solves)
-    x = class_tie_break(coefficients, usable, classes, problem, t, ctx, solves)
-    return solved_or_fallback(x, problem, solves)
+        return None
+    return float(sol.x[-1]), sol.x, cells
 
 
 def class_tie_break(
@@ -452,17 +469,12 @@ def small_by_class(
     the caller poses it job by job. Clarabel goes first where the job-by-job tie-break,
     a variable per usable cell, would have had it."""
     solves: list[conic.Solution] = []
-    first = classes.first
-    size = classes.sizes.astype(float)
-    gpus = problem.scale_factors[first].astype(float)
-    program, _cells, _free = programs.max_min(
-        coefficients[first], usable[first], gpus * size, problem.capacities
+    found = (
+        class_level(coefficients, usable, classes, problem, ctx, solves) if usable.any() else None
     )
-    sol = conic.solve(program, ctx.solvers)
-    solves.append(sol)
-    if sol.x is None or not usable.any():
+    if found is None:
         return None
-    t = float(sol.x[-1])
+    t = found[0]
     edges = quantize_down(t * (1.0 - LEVEL_SLACK) * (1.0 + FLOOR_MARGIN * np.array([-1.0, 1.0])))
     if t <= 0 or edges[0] != edges[1]:
         return None
