@@ -35,6 +35,7 @@ from des.result import build_result
 from des.simulation import Simulation
 from hetsim.eventlog import configure_logging
 from scheduler import policies
+from scheduler.mechanism import Placer, RoundMechanism, RoundPlan
 from scheduler.problem import Allocation, AllocationProblem
 
 REFERENCE_MINUTES = 8.0  # the reference's wall time for this point here (issue #2)
@@ -80,6 +81,43 @@ def cvxpy_reference_solve(p: AllocationProblem) -> float:
     return time.perf_counter() - start
 
 
+def round_kinds(mech: RoundMechanism) -> dict[str, list[float]]:
+    """Wraps ``mech.plan_round`` to time its rounds by kind: with an allocation solve,
+    reusing the last round's walk, or walked anew; and to count the rounds before which
+    the job set changed (an arrival or a departure). Returns the tallies it fills,
+    name -> [rounds, seconds] (``changed``: [rounds, 0])."""
+    kinds: dict[str, list[float]] = {
+        "solve": [0, 0.0],
+        "walked": [0, 0.0],
+        "reused": [0, 0.0],
+        "changed": [0, 0.0],
+    }
+    plan = mech.plan_round
+    version = [-1]
+
+    def timed(now: float, placer: Placer) -> RoundPlan:
+        reused = mech.reused_by_inputs + mech.reused_by_selection
+        if mech.jobs.version != version[0]:
+            kinds["changed"][0] += 1
+            version[0] = mech.jobs.version
+        start = time.perf_counter()
+        out = plan(now, placer)
+        seconds = time.perf_counter() - start
+        if out.solve is not None:
+            kind = "solve"
+        elif mech.reused_by_inputs + mech.reused_by_selection > reused:
+            kind = "reused"
+        else:
+            kind = "walked"
+        kinds[kind][0] += 1
+        kinds[kind][1] += seconds
+        version[0] = mech.jobs.version
+        return out
+
+    mech.plan_round = timed  # type: ignore[method-assign]
+    return kinds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--policy", default="max_min_fairness_perf")
@@ -116,6 +154,7 @@ def main() -> None:
         return spec.allocate(p, ctx)
 
     sim.mechanism.policy = replace(spec, allocate=recording)
+    kinds = round_kinds(sim.mechanism)
     profiler = cProfile.Profile() if args.profile else None
     t0 = time.perf_counter()
     if profiler is not None:
@@ -154,6 +193,18 @@ def main() -> None:
     print(
         f"    rounds reusing the last one's walk: {mech.reused_by_inputs / rounds:.0%} "
         f"(same inputs), {mech.reused_by_selection / rounds:.0%} (same selection)"
+    )
+
+    changed, total = kinds.pop("changed"), sum(n for n, _ in kinds.values())
+    print(
+        "    rounds by kind (plan only): "
+        + ", ".join(
+            f"{name} {n:,} x {t / max(n, 1) * 1e6:.0f} us" for name, (n, t) in kinds.items()
+        )
+    )
+    print(
+        f"    the job set changed before {changed[0] / max(total, 1):.0%} of the rounds "
+        f"(a stretch of rounds with one job set: {total / max(changed[0], 1):.1f} on average)"
     )
 
     # Baseline 1: the reference's solver path on a sample of this run's problems.
