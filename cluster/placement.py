@@ -26,6 +26,10 @@ reservation of ``num_gpus`` GPUs; otherwise ``pool`` is -1 and ``parts`` holds
 (pool, amount) pairs."""
 
 
+def _num_gpus(reservation: Reservation) -> int:
+    return reservation[1]
+
+
 class Topology:
     """The fixed layout of a cluster: which GPU is of which type and on which server."""
 
@@ -457,27 +461,32 @@ class Placer:
         by_pool: dict[int, list[Reservation]] = {}
         for reservation in self._reservations:
             by_pool.setdefault(reservation[3], []).append(reservation)
+        take = self._take
         for pool, reservations in by_pool.items():
-            reservations.sort(key=lambda r: -r[1])
+            # larger counts first, in reservation order within a count (a reverse sort
+            # is stable too)
+            reservations.sort(key=_num_gpus, reverse=True)
+            count = len(reservations)
             start = 0
-            while start < len(reservations):
+            while start < count:
                 size = reservations[start][1]
-                end = start
-                while end < len(reservations) and reservations[end][1] == size:
+                end = start + 1
+                while end < count and reservations[end][1] == size:
                     end += 1
-                group = reservations[start:end]
-                for key, _num, previous, _pool, _parts in group:
-                    if not previous or any(
-                        not 0 <= g < total or pool_of_gpu[g] != pool or assigned[g]
-                        for g in previous
-                    ):
-                        continue
-                    for g in previous:
-                        assigned[g] = 1
-                    placed[key] = tuple(sorted(previous))
-                for key, num_gpus, _previous, _pool, _parts in group:
-                    if key not in placed:
-                        placed[key] = self._take(pool, num_gpus, cursor, pool_gpus[pool])
+                waiting: list[int] = []
+                for key, _num, previous, _pool, _parts in reservations[start:end]:
+                    if previous:
+                        for g in previous:
+                            if not 0 <= g < total or pool_of_gpu[g] != pool or assigned[g]:
+                                break
+                        else:
+                            for g in previous:
+                                assigned[g] = 1
+                            placed[key] = tuple(sorted(previous))
+                            continue
+                    waiting.append(key)
+                for key in waiting:
+                    placed[key] = take(pool, size, cursor, pool_gpus[pool])
                 start = end
         return placed
 
