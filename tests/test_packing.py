@@ -7,8 +7,11 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler import policies
+from scheduler.policies import packing
 from scheduler.policies.packing import max_min_fairness_packed
 from scheduler.problem import AllocationProblem
 from tests.allocation_checks import check_allocation
@@ -201,3 +204,73 @@ def test_finish_time_packed_shares_when_it_shortens_the_worst_finish() -> None:
     poor = policies.finish_time_fairness_packed(p, CTX)
     assert poor.pairs is None or len(poor.pairs) == 0
     np.testing.assert_allclose(poor.matrix[:, 0], [0.5, 0.5], atol=1e-4)
+
+
+def _per_job_plainly(
+    x: np.ndarray,
+    alone: tuple[np.ndarray, np.ndarray],
+    pair_cells: tuple[np.ndarray, np.ndarray, np.ndarray],
+    types: np.ndarray,
+    counts: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The spread of a per-type solution over jobs and concrete pairs, type pair by type
+    pair with a dict and a loop (the oracle of ``packing._per_job``)."""
+    at, aj = alone
+    per_type = np.zeros((counts.size, m))
+    per_type[at, aj] = x[: at.size]
+    by_pair: dict[tuple[int, int], np.ndarray] = {}
+    pt, pu, pj = pair_cells
+    times = x[at.size :].tolist()
+    for t, u, j, w in zip(pt.tolist(), pu.tolist(), pj.tolist(), times, strict=True):
+        if w > packing.MIN_PAIR_TIME:
+            by_pair.setdefault((t, u), np.zeros(m))[j] += w
+    by_type = np.split(np.argsort(types, kind="stable"), np.cumsum(counts)[:-1])
+    rows: list[np.ndarray] = [np.zeros((0, 2), dtype=np.int64)]
+    vals: list[np.ndarray] = [np.zeros((0, m))]
+    for (t, u), w in by_pair.items():
+        if t == u:
+            i, k = np.triu_indices(counts[t], k=1)
+            combos = np.column_stack([by_type[t][i], by_type[t][k]])
+            each = 2.0 * w / (counts[t] * (counts[t] - 1))
+        else:
+            left = np.repeat(by_type[t], counts[u])
+            right = np.tile(by_type[u], counts[t])
+            combos = np.column_stack([np.minimum(left, right), np.maximum(left, right)])
+            each = w / (counts[t] * counts[u])
+        rows.append(combos)
+        vals.append(np.tile(each, (combos.shape[0], 1)))
+    return per_type[types], np.concatenate(rows), np.concatenate(vals)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 4), min_size=1, max_size=5),
+    m=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_pair_time_spread_is_the_plain_loops_to_the_bit(
+    counts: list[int], m: int, seed: int
+) -> None:
+    """``_per_job`` (all type pairs at once) gives the plain loop's singles, pairs (same
+    order) and pair rows bit for bit, over random type counts, cells and times (some at
+    or below the threshold of a pair's time)."""
+    rng = np.random.default_rng(seed)
+    count = np.array(counts, dtype=np.int64)
+    a = count.size
+    types = rng.permutation(np.repeat(np.arange(a), count))
+    at, aj = np.nonzero(rng.random((a, m)) < 0.6)
+    tt, uu = np.triu_indices(a)
+    keep = (tt != uu) | (count[tt] >= 2)
+    tt, uu = tt[keep], uu[keep]
+    pi, pj = np.nonzero(rng.random((tt.size, m)) < 0.7)
+    pt, pu = tt[pi], uu[pi]
+    x = rng.random(at.size + pt.size)
+    x[rng.random(x.size) < 0.3] = rng.choice([0.0, packing.MIN_PAIR_TIME, 1e-12])
+    got = packing._per_job(x, (at, aj), (pt, pu, pj), types, count, m, ())
+    singles, pairs, pair_matrix = _per_job_plainly(x, (at, aj), (pt, pu, pj), types, count, m)
+    assert got.matrix.tobytes() == singles.tobytes()
+    assert got.pairs is not None and got.pair_matrix is not None
+    assert got.pairs.dtype == pairs.dtype and got.pairs.tolist() == pairs.tolist()
+    assert got.pair_matrix.shape == pair_matrix.shape
+    assert got.pair_matrix.tobytes() == pair_matrix.tobytes()

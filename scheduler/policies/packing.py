@@ -126,40 +126,67 @@ def _per_job(
     m: int,
     solves: tuple[conic.Solution, ...],
 ) -> Allocation:
-    """Spreads the per-type solution over the jobs and their concrete pairs."""
+    """Spreads the per-type solution over the jobs and their concrete pairs.
+
+    Each pair of job types (t, u) with time on some GPU type gets a row ``w`` of that
+    time (per GPU type), shared evenly by its concrete pairs: with t = u every two jobs
+    of t (``2 w / (c_t (c_t - 1))`` each, in ``np.triu_indices`` order), otherwise every
+    (t-job, u-job) in row-major order (``w / (c_t c_u)`` each), each pair's rows
+    ascending. Type pairs in the order of the solution's cells, all at once: a
+    pair-cell's time is the only one of its (t, u, GPU type), and a type pair's cells
+    are consecutive."""
     at, aj = alone
     per_type = np.zeros((counts.size, m))
     per_type[at, aj] = x[: at.size]
     singles = per_type[types]
-    by_pair: dict[tuple[int, int], np.ndarray] = {}
     pt, pu, pj = pair_cells
-    cells = zip(pt.tolist(), pu.tolist(), pj.tolist(), x[at.size :].tolist(), strict=True)
-    for t, u, j, w in cells:
-        if w <= MIN_PAIR_TIME:
-            continue
-        by_pair.setdefault((t, u), np.zeros(m))[j] += w
-    # Each type's rows, ascending (a stable sort groups them).
-    by_type = np.split(np.argsort(types, kind="stable"), np.cumsum(counts)[:-1])
-    pair_rows: list[np.ndarray] = []
-    pair_vals: list[np.ndarray] = []
-    for (t, u), w in by_pair.items():
-        rows_t = by_type[t]
-        if t == u:
-            i, k = np.triu_indices(rows_t.size, k=1)
-            combos = np.column_stack([rows_t[i], rows_t[k]])
-            each = 2.0 * w / (counts[t] * (counts[t] - 1))
-        else:
-            # every (t-row, u-row) in row-major order, each pair's ids ascending
-            rows_u = by_type[u]
-            left = np.repeat(rows_t, rows_u.size)
-            right = np.tile(rows_u, rows_t.size)
-            combos = np.column_stack([np.minimum(left, right), np.maximum(left, right)])
-            each = w / (counts[t] * counts[u])
-        pair_rows.append(combos)
-        pair_vals.append(np.broadcast_to(each, (combos.shape[0], m)))
-    if pair_rows:
-        pairs = np.concatenate(pair_rows)
-        pair_matrix = np.concatenate(pair_vals)
-    else:
-        pairs, pair_matrix = np.zeros((0, 2), dtype=np.int64), np.zeros((0, m))
+    w = x[at.size :]
+    timed = w > MIN_PAIR_TIME
+    if not timed.any():
+        return Allocation(
+            singles, solves, pairs=np.zeros((0, 2), dtype=np.int64), pair_matrix=np.zeros((0, m))
+        )
+    # One group per type pair with time, in the order its first cell comes.
+    key = pt[timed] * counts.size + pu[timed]
+    starts = np.ones(key.size, dtype=bool)
+    starts[1:] = key[1:] != key[:-1]
+    group = np.cumsum(starts) - 1
+    times = np.zeros((int(group[-1]) + 1, m))
+    times[group, pj[timed]] = w[timed]
+    gt, gu = pt[timed][starts], pu[timed][starts]
+    ct, cu = counts[gt], counts[gu]
+    same = gt == gu
+    each = np.where(
+        same[:, None],
+        2.0 * times / np.where(same, ct * (ct - 1), 1)[:, None],
+        times / (ct * cu)[:, None],
+    )
+    sizes = np.where(same, ct * (ct - 1) // 2, ct * cu)
+    # Each type's jobs (rows), ascending, one type after another.
+    by_type = np.argsort(types, kind="stable")
+    type_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    total = int(sizes.sum())
+    group_start = np.cumsum(sizes) - sizes
+    of = np.repeat(np.arange(sizes.size), sizes)
+    p = np.arange(total) - group_start[of]
+    width = np.where(same, 1, cu)[of]
+    li, lk = p // width, p % width  # (t-job, u-job) positions of a cross pair
+    for g in np.flatnonzero(same).tolist():
+        i, k = _triu(int(ct[g]))
+        span = slice(int(group_start[g]), int(group_start[g] + sizes[g]))
+        li[span], lk[span] = i, k
+    first = by_type[type_start[gt][of] + li]
+    second = by_type[type_start[gu][of] + lk]
+    pairs = np.column_stack([np.minimum(first, second), np.maximum(first, second)])
+    pair_matrix = np.repeat(each, sizes, axis=0)
     return Allocation(singles, solves, pairs=pairs, pair_matrix=pair_matrix)
+
+
+_TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _triu(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(count, k=1)``, kept by count (a handful of job counts recur)."""
+    if count not in _TRIU:
+        _TRIU[count] = np.triu_indices(count, k=1)
+    return _TRIU[count]
