@@ -111,7 +111,6 @@ def round_kinds(mech: RoundMechanism) -> dict[str, list[float]]:
             kind = "walked"
         kinds[kind][0] += 1
         kinds[kind][1] += seconds
-        version[0] = mech.jobs.version
         return out
 
     mech.plan_round = timed  # type: ignore[method-assign]

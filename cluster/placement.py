@@ -15,6 +15,8 @@ one server; a larger job takes whole free servers. With one GPU per server
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 import numpy.typing as npt
 
@@ -24,10 +26,6 @@ Reservation = tuple[int, int, tuple[int, ...] | None, int, tuple[tuple[int, int]
 """(key, num_gpus, previous, pool, parts): ``pool`` >= 0 for a one-pool
 reservation of ``num_gpus`` GPUs; otherwise ``pool`` is -1 and ``parts`` holds
 (pool, amount) pairs."""
-
-
-def _num_gpus(reservation: Reservation) -> int:
-    return reservation[1]
 
 
 class Topology:
@@ -465,7 +463,7 @@ class Placer:
         for pool, reservations in by_pool.items():
             # larger counts first, in reservation order within a count (a reverse sort
             # is stable too)
-            reservations.sort(key=_num_gpus, reverse=True)
+            reservations.sort(key=itemgetter(1), reverse=True)
             count = len(reservations)
             start = 0
             while start < count:

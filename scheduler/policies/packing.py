@@ -172,7 +172,7 @@ def _per_job(
     width = np.where(same, 1, cu)[of]
     li, lk = p // width, p % width  # (t-job, u-job) positions of a cross pair
     for g in np.flatnonzero(same).tolist():
-        i, k = _triu(int(ct[g]))
+        i, k = np.triu_indices(int(ct[g]), k=1)
         span = slice(int(group_start[g]), int(group_start[g] + sizes[g]))
         li[span], lk[span] = i, k
     first = by_type[type_start[gt][of] + li]
@@ -180,13 +180,3 @@ def _per_job(
     pairs = np.column_stack([np.minimum(first, second), np.maximum(first, second)])
     pair_matrix = np.repeat(each, sizes, axis=0)
     return Allocation(singles, solves, pairs=pairs, pair_matrix=pair_matrix)
-
-
-_TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _triu(count: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.triu_indices(count, k=1)``, kept by count (a handful of job counts recur)."""
-    if count not in _TRIU:
-        _TRIU[count] = np.triu_indices(count, k=1)
-    return _TRIU[count]
