@@ -911,10 +911,17 @@ def sweep(
     if not quiet:
         for line in lines:
             click.echo(line)
+        run_s, solver_s = table.time_split(rows)
+        split = (
+            f"; the runs' wall times sum to {run_s / 60:.1f} min, {solver_s / run_s:.0%} "
+            "of it in the solvers"
+            if run_s > 0
+            else ""
+        )
         click.echo(
             f"{state.total} runs ({state.reused} reused, {state.done} run now: "
             f"{state.saturated} saturated, {state.timeouts} over budget, {state.errors} failed) "
-            f"in {outcome.wall_s / 60:.1f} min; wrote {out / table.RESULTS_CSV}"
+            f"in {outcome.wall_s / 60:.1f} min{split}; wrote {out / table.RESULTS_CSV}"
         )
     failed = [r for r in rows if r["status"] == "error"]
     if failed:

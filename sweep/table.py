@@ -2,8 +2,10 @@
 
 One row per run, sorted by policy (in the spec's order), server size (the
 ``gpus_per_server`` column: empty unless the sweep has that dimension), rate and seed.
-Times are in hours except wall time; a run that did not finish any window job has
-empty JCT cells. Parquet is written too when pyarrow is installed.
+Times are in hours except the wall and solver seconds (``solver_time_s``: the run's
+wall time inside the allocation solvers, each attempt with its input conversion); a run
+that did not finish any window job has empty JCT cells. Parquet is written too when
+pyarrow is installed.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ COLUMNS: tuple[str, ...] = (
     "solver_solves",
     "solver_fallbacks",
     "solver_failures",
+    "solver_time_s",
     "quirks",
     "error",
 )
@@ -55,6 +58,7 @@ FLOAT_COLUMNS = frozenset(
         "utilization",
         "sim_time_h",
         "wall_time_s",
+        "solver_time_s",
     }
 )
 INT_COLUMNS = frozenset(
@@ -69,7 +73,7 @@ INT_COLUMNS = frozenset(
     }
 )
 BOOL_COLUMNS = frozenset({"saturated"})
-OPTIONAL_COLUMNS = frozenset({"gpus_per_server"})
+OPTIONAL_COLUMNS = frozenset({"gpus_per_server", "solver_time_s"})
 """Columns a results.csv written before they existed lacks (read as empty)."""
 HOUR = 3600.0
 
@@ -107,6 +111,7 @@ def row_of(record: dict[str, Any]) -> dict[str, Any]:
         "solver_solves": solver.get("solves"),
         "solver_fallbacks": solver.get("fallbacks"),
         "solver_failures": solver.get("failures"),
+        "solver_time_s": solver.get("time_s"),
         "quirks": config.get("quirks"),
         "error": record.get("error"),
     }
@@ -129,6 +134,18 @@ def rows_of(
         )
     )
     return rows
+
+
+def time_split(rows: Iterable[dict[str, Any]]) -> tuple[float, float]:
+    """The runs' wall seconds summed, and the part of them spent in the solvers, over
+    the rows that have both (a crashed run, or a row of an older results.csv without
+    solver times, counts in neither)."""
+    wall = solver = 0.0
+    for row in rows:
+        if row.get("wall_time_s") is not None and row.get("solver_time_s") is not None:
+            wall += float(row["wall_time_s"])
+            solver += float(row["solver_time_s"])
+    return wall, solver
 
 
 def csv_cell(value: Any) -> str:

@@ -70,6 +70,11 @@ def test_sweep_writes_table_comparison_and_plots_then_plot_redraws(
     ]
     assert {r["status"] for r in rows} == {"ok"} and {r["saturated"] for r in rows} == {"false"}
     assert all(float(r["avg_jct_h"]) > 0 for r in rows)
+    # each run's time in the solvers, a part of its wall time; the last line sums them
+    assert all(0 < float(r["solver_time_s"]) < float(r["wall_time_s"]) for r in rows)
+    wall = sum(float(r["wall_time_s"]) for r in rows)
+    share = sum(float(r["solver_time_s"]) for r in rows) / wall
+    assert f"the runs' wall times sum to {wall / 60:.1f} min, {share:.0%} of it in" in stdout
     comparison = _rows(out / "comparison.csv")
     assert {(c["policy"], c["rate"]) for c in comparison} == {
         (p, r) for p in ("max_min_fairness", "max_min_fairness_perf") for r in ("0.2", "0.5")

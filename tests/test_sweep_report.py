@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hetsim.errors import InputError
 from sweep import compare, plots, report
 from sweep.published import load_published, load_published_means
-from sweep.table import COLUMNS, RESULTS_CSV, row_of, write_results
+from sweep.table import COLUMNS, RESULTS_CSV, read_results, row_of, time_split, write_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RATES = [0.4, 0.8, 1.2, 1.6, 2.0]
@@ -496,3 +496,46 @@ def test_the_plot_names_the_published_curve_it_draws() -> None:
     figure = plots.jct_figure("t", {"a": [point]}, {"a": [reference]}, "Gavel, published mean")
     texts = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert "a (Gavel, published mean)" in texts and "a" in texts
+
+
+# -- where a sweep's time went ---------------------------------------------------------
+
+
+def test_solver_time_column_reads_the_record_and_round_trips(tmp_path: Path) -> None:
+    record = {
+        "key": {"policy": "fifo", "rate": 1.0, "seed": 0},
+        "status": "ok",
+        "worker": {"wall_s": 9.0},
+        "result": {"wall_time_s": 8.5, "solver": {"solves": 3, "time_s": 2.25}},
+    }
+    row = row_of(record)
+    assert (row["wall_time_s"], row["solver_time_s"], row["solver_solves"]) == (8.5, 2.25, 3)
+    write_results(tmp_path, [row])
+    (back,) = read_results(tmp_path / RESULTS_CSV)
+    assert back["solver_time_s"] == 2.25
+    # a results.csv from before the column still reads, with no solver time
+    path = tmp_path / RESULTS_CSV
+    lines = path.read_text().splitlines()
+    drop = lines[0].split(",").index("solver_time_s")
+    path.write_text(
+        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != drop) for line in lines)
+    )
+    (old,) = read_results(path)
+    assert old["solver_time_s"] is None and old["wall_time_s"] == 8.5
+    assert time_split([old]) == (0.0, 0.0)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.floats(0.0, 1e4)), st.one_of(st.none(), st.floats(0.0, 1e4))
+        ),
+        max_size=20,
+    )
+)
+def test_time_split_sums_the_rows_that_have_both(cells: list[tuple[Any, Any]]) -> None:
+    rows = [make_row("fifo", 1.0, wall_time_s=w, solver_time_s=s) for w, s in cells]
+    both = [(w, s) for w, s in cells if w is not None and s is not None]
+    wall, solver = time_split(rows)
+    assert wall == pytest.approx(sum(w for w, _ in both))
+    assert solver == pytest.approx(sum(s for _, s in both))
