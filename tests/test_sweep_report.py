@@ -15,6 +15,7 @@ from hetsim.errors import InputError
 from sweep import compare, plots, report
 from sweep.published import load_published, load_published_means
 from sweep.table import COLUMNS, RESULTS_CSV, read_results, row_of, time_split, write_results
+from tests.csv_helpers import drop_column
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RATES = [0.4, 0.8, 1.2, 1.6, 2.0]
@@ -515,11 +516,7 @@ def test_solver_time_column_reads_the_record_and_round_trips(tmp_path: Path) -> 
     assert back["solver_time_s"] == 2.25
     # a results.csv from before the column still reads, with no solver time
     path = tmp_path / RESULTS_CSV
-    lines = path.read_text().splitlines()
-    drop = lines[0].split(",").index("solver_time_s")
-    path.write_text(
-        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != drop) for line in lines)
-    )
+    drop_column(path, "solver_time_s")
     (old,) = read_results(path)
     assert old["solver_time_s"] is None and old["wall_time_s"] == 8.5
     assert time_split([old]) == (0.0, 0.0)

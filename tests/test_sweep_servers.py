@@ -23,6 +23,7 @@ from sweep.report import write_report
 from sweep.spec import RunKey, load_sweep
 from sweep.table import COLUMNS, read_results, rows_of, write_results
 from tests.cli_helpers import run_cli
+from tests.csv_helpers import drop_column
 
 BASE = """\
 name = "t"
@@ -228,12 +229,7 @@ def test_results_and_report_carry_the_size(tmp_path: Path) -> None:
 def test_a_results_csv_from_before_the_column_still_reads(tmp_path: Path) -> None:
     write_results(tmp_path, [_row("fifo", None, 1.0, 3.0)])
     path = tmp_path / "results.csv"
-    lines = path.read_text().splitlines()
-    header = lines[0].split(",")
-    drop = header.index("gpus_per_server")
-    path.write_text(
-        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != drop) for line in lines)
-    )
+    drop_column(path, "gpus_per_server")
     (row,) = read_results(path)
     assert row["gpus_per_server"] is None and row["avg_jct_h"] == 3.0
 
