@@ -122,6 +122,18 @@ class SaturationConfig:
     GPU time at all while ``starve_completions`` other jobs finished. Service, not
     completion, is the test: under multi-GPU LAS at 2.6 jobs/h the last window job
     finishes more than 10,000 completions after the one before it, running all along.
+
+    *Held up*: every window job has arrived, some are unfinished, the run has lasted
+    ``drain_limit`` times as long as the window took to arrive (from the run's start to
+    the first observation after its last arrival), and the GPUs were busy at least
+    ``overload_long_min_utilization`` of the time since. An overload too mild for the
+    work-growth rules to tell from noise within any horizon a run can afford (agnostic
+    finish-time fairness at 2.6 jobs/h on multi-GPU jobs grows its queue by about 1.5%
+    of its arrivals, at 98.3% utilisation) holds a window's last, largest jobs up for
+    ever while serving them a trickle. The longest drain of a window that completed in
+    the three figures' sweeps took 6.8 times its arrival (finish-time fairness with
+    LAS-perf at 3.0 jobs/h, seed 2); those held-up runs were still going at 16-23 times.
+    ``0`` turns the rule off.
     """
 
     enabled: bool = True
@@ -144,6 +156,9 @@ class SaturationConfig:
     # Starved: unfinished window jobs got no GPU time while this many other jobs finished
     # (at 6 jobs/h, about 1,700 simulated hours).
     starve_completions: int = 10_000
+    # Held up: the window unfinished after this many times the time it took to arrive,
+    # at overload_long_min_utilization (0: off).
+    drain_limit: float = 10.0
 
     def __post_init__(self) -> None:
         if self.window_completions < 2:
@@ -166,6 +181,8 @@ class SaturationConfig:
             raise ValueError("overload long utilisation threshold must be within [0, 1]")
         if self.starve_completions < 1:
             raise ValueError("starvation completions must be >= 1")
+        if not (self.drain_limit == 0 or 1 <= self.drain_limit <= 1e6):
+            raise ValueError("drain limit must be 0 (off) or within [1, 1,000,000]")
 
 
 @dataclass(frozen=True)

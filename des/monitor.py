@@ -1,13 +1,16 @@
 """The sliding-window saturation monitor: ends an overloaded run and says why.
 
-Three verdicts: *stalled* (completions all but stopped at full utilisation),
+Four verdicts: *stalled* (completions all but stopped at full utilisation),
 *queue_growth* (arrivals outpace completions: the work waiting grows by far over
 the last few hundred arrivals, whatever the cluster's size, or the job count grows
 slightly but for thousands of completions)
 and *starved* (a few window jobs get no
 GPU time at all while every later job overtakes them, so the window never completes
 although the queue is stable: AlloX's shortest-first assignment does this under high
-load, and so do the reference's zero-throughput allocations under ``--quirks gavel``).
+load, and so do the reference's zero-throughput allocations under ``--quirks gavel``)
+and *held_up* (the window still unfinished after the run lasted ``drain_limit`` times
+as long as the window took to arrive, the GPUs full all the while: an overload too
+mild to tell from noise, serving the window's last jobs a trickle).
 
 :class:`SaturationDetector` is the pure decision over a stream of completion records;
 :func:`saturation_monitor` is the SimPy process that feeds it from the completion
@@ -63,11 +66,14 @@ class Observation:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Why a run is saturated: a short reason code, a sentence, and when."""
+    """Why a run is saturated: a short reason code, a sentence, and when; ``since``:
+    when the span the verdict rests on began, for a verdict that rests on a span of
+    time rather than on the last completions (None)."""
 
     reason: str
     message: str
     time: float
+    since: float | None = None
 
 
 class SaturationDetector:
@@ -86,6 +92,8 @@ class SaturationDetector:
         self.window = window
         # (window jobs left, their service, completions) when the window last made progress
         self._window_mark: tuple[int, float, int] | None = None
+        # The first observation after the window's last arrival.
+        self._window_arrived: Observation | None = None
         w = config.window_completions
         self._recent: deque[Observation] = deque(maxlen=w + 1)
         # The observation at each block boundary (every w completions), enough for the
@@ -144,7 +152,11 @@ class SaturationDetector:
             growing = self._growing(obs)
             if growing is not None:
                 return growing
-        return self._starved(obs) if completion else None
+        if completion:
+            starved = self._starved(obs)
+            if starved is not None:
+                return starved
+        return self._held_up(obs)
 
     def _stalled(self, now: Observation) -> Verdict | None:
         cfg = self.config
@@ -292,6 +304,34 @@ class SaturationDetector:
             f"{left} of {window.size} window jobs unfinished and given no GPU time while "
             f"the last {overtaken} other jobs finished: the policy starves them",
             now.time,
+        )
+
+    def _held_up(self, now: Observation) -> Verdict | None:
+        """Unfinished window jobs after the run lasted ``drain_limit`` times as long as
+        the window took to arrive, the GPUs full since: an overload that serves them a
+        trickle and never lets the window complete."""
+        window, left = self.window, now.window_left
+        if window is None or left is None or now.arrivals < window.end:
+            return None
+        mark = self._window_arrived
+        if mark is None:
+            self._window_arrived = now
+            return None
+        limit = self.config.drain_limit
+        # (a window that arrived at once, at the start, gives no time to scale)
+        if left == 0 or limit == 0 or mark.time <= 0 or now.time < limit * mark.time:
+            return None
+        util = self._utilization(mark, now)
+        if util < self.config.overload_long_min_utilization:
+            return None
+        return Verdict(
+            "held_up",
+            f"{left} of {window.size} window jobs still unfinished at "
+            f"{now.time / HOUR:,.0f} h, {now.time / mark.time:.1f} times the "
+            f"{mark.time / HOUR:,.0f} h the window took to arrive, at {util:.1%} "
+            f"utilisation since: an overload that holds the window up",
+            now.time,
+            since=mark.time,
         )
 
 

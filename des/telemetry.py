@@ -285,11 +285,14 @@ class TelemetryCollector:
         self, verdict: Verdict | None = None, completed: CompletionLog | None = None
     ) -> dict[str, npt.NDArray[Any]]:
         """The table, column name -> 1-D array, in documented order. With a verdict the
-        rounds from the first completion it rests on are marked ``saturated``."""
+        rounds from the first completion it rests on (or from its span's start, for a
+        verdict that rests on a span of time) are marked ``saturated``."""
         n = self._n
         c = {name: arr[:n] for name, arr in self._cols.items()}
         phase = c["phase"].copy()
-        if verdict is not None:
+        if verdict is not None and verdict.since is not None:
+            phase[c["time_s"] >= verdict.since] = SATURATED
+        elif verdict is not None:
             back = self.evidence_completions(verdict)
             # fewer completions than the verdict's span: it rests on all of them
             start = completed[max(0, len(completed) - back)].finish if completed else 0.0

@@ -294,6 +294,14 @@ def cli() -> None:
     help="Overload: the waiting work grew by this fraction of the cluster's GPU time "
     "over that horizon (more over shorter ones).",
 )
+@click.option(
+    "--saturation-drain-limit",
+    type=float,
+    default=SaturationConfig.drain_limit,
+    show_default=True,
+    help="Held up: the window still unfinished after the run lasted this many times as "
+    "long as the window took to arrive, the GPUs full since (0: off).",
+)
 @click.option("--stop-at", type=float, help="End at this simulated hour and write DIR/state.json.")
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")
 @click.option(
@@ -448,6 +456,15 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
     limits.SATURATION_WINDOW.check_option("--saturation-window", opts["saturation_window"])
     limits.SATURATION_MIN_RATE.check_option("--saturation-min-rate", opts["saturation_min_rate"])
     limits.SATURATION_MIN_UTIL.check_option("--saturation-min-util", opts["saturation_min_util"])
+    limits.SATURATION_DRAIN_LIMIT.check_option(
+        "--saturation-drain-limit", opts["saturation_drain_limit"]
+    )
+    if 0 < opts["saturation_drain_limit"] < 1:
+        raise option_error(
+            "--saturation-drain-limit",
+            f"{opts['saturation_drain_limit']:g} is below 1 (the window's own arrival "
+            "time); give 0 to turn the rule off",
+        )
     try:
         saturation = SaturationConfig(
             enabled=not opts["no_saturation"],
@@ -459,6 +476,7 @@ def build_config(opts: dict[str, Any]) -> SimConfig:
                 SaturationConfig.overload_min_arrivals, opts["saturation_overload_arrivals"]
             ),
             overload_backlog_fraction=opts["saturation_overload_fraction"],
+            drain_limit=opts["saturation_drain_limit"],
         )
     except ValueError as exc:
         raise InputError(str(exc), source="--saturation-*", field="saturation") from None

@@ -106,6 +106,7 @@ TYPE_COST = Bound(0, 1e9, low_open=True)
 SATURATION_WINDOW = Bound(2, 100_000, "completions", integer=True)
 SATURATION_MIN_RATE = Bound(0, 1e6, "jobs/h")
 SATURATION_MIN_UTIL = Bound(0, 1)
+SATURATION_DRAIN_LIMIT = Bound(0, 1e6, "times the window's arrival time")
 
 WORKERS = Bound(1, 1024, "worker processes", integer=True)
 

@@ -280,6 +280,9 @@ CASES: list[Case] = [
     option("saturation min rate nan", "--saturation-min-rate", "nan"),
     option("saturation min util 1.5", "--saturation-min-util", "1.5"),
     option("saturation min util nan", "--saturation-min-util", "nan"),
+    option("saturation drain limit negative", "--saturation-drain-limit", "-1"),
+    option("saturation drain limit nan", "--saturation-drain-limit", "nan"),
+    option("saturation drain limit below 1", "--saturation-drain-limit", "0.5"),
     option("unknown policy", "--policy", "nope"),
     option("unknown solver", "--solvers", "nope"),
     option(

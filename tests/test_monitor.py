@@ -211,7 +211,7 @@ def test_window_jobs_overtaken_by_everyone_are_starved() -> None:
     stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
     # window jobs finish during completions 100-296, then 3 of them never do
     left = [100 if i < 100 else max(3, 100 - (i - 100) // 2) for i in range(n)]
-    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
     verdict = _first_verdict(det, _with_window(stream, left))
     assert verdict is not None and verdict.reason == "starved"
     last_progress = next(i for i, w in enumerate(left) if w == 3)
@@ -230,7 +230,7 @@ def test_a_slow_window_job_that_runs_is_not_starved() -> None:
     stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
     left = [100 if i < 100 else max(1, 100 - (i - 100) // 2) for i in range(n)]
     service = [float(i // 300) for i in range(n)]  # it runs now and then
-    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
     assert _first_verdict(det, _with_window(stream, left, service)) is None
 
 
@@ -241,10 +241,10 @@ def test_slow_window_tail_is_not_starvation() -> None:
     n = 6000
     stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
     left = [max(0, 10 - i // 500) for i in range(n)]
-    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
     assert _first_verdict(det, _with_window(stream, left)) is None
     early = [Observation(o.time, o.completions, o.active, o.busy_gpu_s, 150, 50) for o in stream]
-    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
     assert _first_verdict(det, early) is None
 
 
@@ -516,3 +516,123 @@ def test_a_108_gpu_cluster_at_twice_its_capacity_ends_early() -> None:
     r = _las_run("36:36:36", 10.0, 0, (4000, 5000))
     assert r["end_reason"] == "saturated" and r["saturation_reason"] == "queue_growth"
     assert r["sim_time_s"] < 300 * HOUR  # type: ignore[operator]
+
+
+def _held_up_stream(
+    n: int, warmup: int, util: float, left_until: int | None = None
+) -> tuple[WindowConfig, list[Observation]]:
+    """A busy queue of 150 jobs at 5 completions/h whose window (jobs ``warmup`` to
+    ``warmup + 100``) has arrived by completion ``warmup - 50``, all but one of its
+    jobs done by then; that one keeps getting a trickle of service and finishes at
+    completion ``left_until`` (never: None)."""
+    window = WindowConfig(warmup, warmup + 100)
+    stream = _stream(n, 5.0, np.full(n, 150), util=util)
+    left = [
+        100 if i < warmup - 50 else (0 if left_until is not None and i >= left_until else 1)
+        for i in range(n)
+    ]
+    service = [float(i) for i in range(n)]  # it runs a little at every completion
+    return window, _with_window(stream, left, service)
+
+
+def _window_arrived(window: WindowConfig, stream: list[Observation]) -> Observation:
+    return next(o for o in stream if o.arrivals >= window.end)
+
+
+@settings(max_examples=40, deadline=None)
+@given(limit=st.floats(1.0, 20.0), warmup=st.integers(60, 400))
+def test_a_window_held_up_past_the_drain_limit_is_called_there(limit: float, warmup: int) -> None:
+    """The window's last job trickles along at full utilisation: the verdict comes at
+    the first observation once the run lasted ``drain_limit`` times the window's
+    arrival, and rests on the time since it arrived."""
+    window, stream = _held_up_stream(int(warmup * limit * 1.2) + 200, warmup, util=0.99)
+    det = SaturationDetector(SaturationConfig(drain_limit=limit), GPUS, window)
+    verdict = _first_verdict(det, stream)
+    mark = _window_arrived(window, stream)
+    later = stream[stream.index(mark) + 1 :]
+    assert verdict is not None and verdict.reason == "held_up"
+    assert verdict.since == mark.time
+    assert verdict.time == next(o.time for o in later if o.time >= limit * mark.time)
+    assert "1 of 100 window jobs still unfinished" in verdict.message
+    assert "99.0% utilisation since" in verdict.message
+
+
+def test_a_window_that_drains_before_the_limit_is_not_held_up() -> None:
+    """The last window job finishes at 9.5 times the window's arrival: no verdict (the
+    longest drain of a completed window in the figures' sweeps is 6.8 times)."""
+    window, stream = _held_up_stream(4000, 200, util=0.99)
+    mark = _window_arrived(window, stream)
+    done_at = next(i for i, o in enumerate(stream) if o.time >= 9.5 * mark.time)
+    window, stream = _held_up_stream(4000, 200, util=0.99, left_until=done_at)
+    det = SaturationDetector(SaturationConfig(), GPUS, window)
+    assert _first_verdict(det, stream[:done_at]) is None
+    assert _first_verdict(det, stream[done_at:]) is None  # and none once it is done
+
+
+@pytest.mark.parametrize(
+    ("kw", "util"),
+    [({}, 0.95), ({"drain_limit": 0.0}, 1.0), ({"overload_long_min_utilization": 0.995}, 0.99)],
+    ids=["not full", "off", "below the configured utilisation"],
+)
+def test_a_held_up_window_needs_full_gpus_and_the_rule_on(
+    kw: dict[str, float], util: float
+) -> None:
+    """A window held up on GPUs that are not full (a long job, not an overload) or with
+    the rule off runs on."""
+    window, stream = _held_up_stream(4000, 200, util=util)
+    det = SaturationDetector(SaturationConfig(**kw), GPUS, window)  # type: ignore[arg-type]
+    assert _first_verdict(det, stream) is None
+
+
+def test_a_window_that_arrived_at_the_start_gives_no_time_to_scale() -> None:
+    """Every window job there at time 0 (a trace's burst): no held-up verdict, however
+    long the run."""
+    window, stream = _held_up_stream(3000, 200, util=1.0)
+    stream = [dataclasses.replace(o, arrivals=max(o.arrivals, 300)) for o in stream]
+    stream.insert(0, dataclasses.replace(stream[0], time=0.0, completions=0, busy_gpu_s=0.0))
+    det = SaturationDetector(SaturationConfig(), GPUS, window)
+    assert _first_verdict(det, stream) is None
+
+
+@pytest.mark.parametrize("limit", [-1.0, 0.5, 2e6, math.nan])
+def test_the_drain_limit_is_checked(limit: float) -> None:
+    with pytest.raises(ValueError, match=r"drain limit must be 0 \(off\) or within"):
+        SaturationConfig(drain_limit=limit)
+
+
+def test_a_run_whose_window_is_held_up_ends_there_and_says_so() -> None:
+    """Multi-GPU LAS on 2:2:2 at 0.8 jobs/h with the work-growth rules out of reach: the
+    window's last jobs are held up, the run ends at three times the window's arrival,
+    and its telemetry marks the rounds since the window arrived as saturated. With the
+    rule off the same run goes on past that time."""
+    saturation = SaturationConfig(overload_backlog_fraction=50.0, drain_limit=3.0)
+    config = SimConfig(
+        policy="max_min_fairness",
+        cluster=parse_cluster("2:2:2"),
+        workload=WorkloadConfig(rate_per_hour=0.8, multi_gpu=True),
+        window=WindowConfig(10, 30),
+        saturation=saturation,
+        timeout_s=120.0,
+    )
+    sim = Simulation(config, telemetry=True)
+    outcome = sim.run()
+    r = build_result(outcome)
+    verdict = outcome.saturation
+    assert r["end_reason"] == "saturated" and r["saturation_reason"] == "held_up"
+    assert verdict is not None and verdict.since is not None
+    assert verdict.time >= 3.0 * verdict.since and r["window_jobs_unfinished"] > 0
+    assert "times the" in verdict.message and "window took to arrive" in verdict.message
+    assert sim.telemetry is not None
+    columns = sim.telemetry.columns(verdict, outcome.completions)
+    saturated = columns["phase"] == "saturated"
+    assert saturated.any()
+    assert (columns["time_s"][saturated] >= verdict.since).all()
+    assert (columns["time_s"][~saturated] < verdict.since).all()
+    off = dataclasses.replace(
+        config,
+        saturation=dataclasses.replace(saturation, drain_limit=0.0),
+        stop_at_s=1.5 * verdict.time,
+    )
+    r_off = build_result(Simulation(off).run())
+    assert r_off["saturation_reason"] is None
+    assert r_off["sim_time_s"] > verdict.time  # type: ignore[operator]
