@@ -133,7 +133,9 @@ class SaturationConfig:
     ever while serving them a trickle. The longest drain of a window that completed in
     the three figures' sweeps took 6.8 times its arrival (finish-time fairness with
     LAS-perf at 3.0 jobs/h, seed 2); those held-up runs were still going at 16-23 times.
-    ``0`` turns the rule off.
+    Off (``0``) unless set: how long a window may take to drain depends on how long it
+    took to arrive, so a short warm-up makes the ratio large for a window that drains
+    (a scenario sets it, for its own window, from its own runs).
     """
 
     enabled: bool = True
@@ -157,8 +159,8 @@ class SaturationConfig:
     # (at 6 jobs/h, about 1,700 simulated hours).
     starve_completions: int = 10_000
     # Held up: the window unfinished after this many times the time it took to arrive,
-    # at overload_long_min_utilization (0: off).
-    drain_limit: float = 10.0
+    # at overload_long_min_utilization (0: off; the figures' scenarios set 10).
+    drain_limit: float = 0.0
 
     def __post_init__(self) -> None:
         if self.window_completions < 2:

@@ -299,8 +299,8 @@ def cli() -> None:
     type=float,
     default=SaturationConfig.drain_limit,
     show_default=True,
-    help="Held up: the window still unfinished after the run lasted this many times as "
-    "long as the window took to arrive, the GPUs full since (0: off).",
+    help="Held up: end a run whose window is still unfinished after it lasted this many "
+    "times as long as the window took to arrive, the GPUs full since (0: off).",
 )
 @click.option("--stop-at", type=float, help="End at this simulated hour and write DIR/state.json.")
 @click.option("--events", is_flag=True, help="Also write DIR/events.jsonl.")

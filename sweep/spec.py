@@ -16,6 +16,7 @@ A scenario is a TOML file (``scenarios/fig9.toml`` is one; copy and edit it)::
     partitions = 1                    # POP: solve each allocation in K parts (quirks "none")
     job_classes = true                # false: every max-min program job by job (slower)
     budget_s = 1800                   # per-run wall-clock budget (seconds)
+    drain_limit = 10                  # held up: window unfinished at 10x its arrival (0: off)
 
 A scenario on a real trace names the file instead of ``trace`` (relative paths are
 taken from the scenario file's directory); ``rates`` are then the arrival rates the
@@ -52,6 +53,7 @@ from des.config import (
     FTF_ISOLATED_MODES,
     MULTI_GPU_MAX,
     QUIRK_MODES,
+    SaturationConfig,
     SimConfig,
     WindowConfig,
     WorkloadConfig,
@@ -85,6 +87,7 @@ _KEYS = (
     "partitions",
     "solvers",
     "budget_s",
+    "drain_limit",
     "trace_file",
     "trace_format",
     "trace_options",
@@ -148,6 +151,7 @@ class SweepSpec:
     ftf_isolated: str = FTF_DEFAULT
     solvers: tuple[str, ...] = conic.DEFAULT_CHAIN
     budget_s: float = 1800.0
+    drain_limit: float = 0.0
     source: str = ""
     quick: bool = False
     trace_file: str | None = None
@@ -202,6 +206,7 @@ class SweepSpec:
             seed=key.seed,
             solvers=self.solvers,
             timeout_s=self.budget_s,
+            saturation=SaturationConfig(drain_limit=self.drain_limit),
             quirks=self.quirks,
             tie_break=self.tie_break,
             ftf_isolated=self.ftf_isolated,
@@ -241,6 +246,7 @@ class SweepSpec:
             "ftf_isolated": self.ftf_isolated,
             "solvers": list(self.solvers),
             "budget_s": self.budget_s,
+            "drain_limit": self.drain_limit,
             "source": self.source,
             "quick": self.quick,
             "trace_file": self.trace_file,
@@ -373,6 +379,12 @@ class _Reader:
             raise self.bad(key, problem)
         return float(value)
 
+    def drain_limit(self) -> float:
+        value = self.bounded("drain_limit", limits.SATURATION_DRAIN_LIMIT)
+        if 0 < value < 1:
+            raise self.bad("drain_limit", f"{value:g} is below 1; give 0 to turn the rule off")
+        return value
+
     def partitions(self) -> int:
         value = self.table["partitions"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -494,6 +506,7 @@ def _apply(reader: _Reader, spec: dict[str, Any], base: Path) -> None:
         "partitions": reader.partitions,
         "solvers": reader.solvers,
         "budget_s": lambda: reader.bounded("budget_s", limits.TIMEOUT_S),
+        "drain_limit": reader.drain_limit,
         "trace_file": lambda: reader.trace_file(base),
         "trace_format": lambda: reader.string("trace_format"),
         "trace_options": reader.trace_options,

@@ -211,7 +211,7 @@ def test_window_jobs_overtaken_by_everyone_are_starved() -> None:
     stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
     # window jobs finish during completions 100-296, then 3 of them never do
     left = [100 if i < 100 else max(3, 100 - (i - 100) // 2) for i in range(n)]
-    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
     verdict = _first_verdict(det, _with_window(stream, left))
     assert verdict is not None and verdict.reason == "starved"
     last_progress = next(i for i, w in enumerate(left) if w == 3)
@@ -230,7 +230,7 @@ def test_a_slow_window_job_that_runs_is_not_starved() -> None:
     stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
     left = [100 if i < 100 else max(1, 100 - (i - 100) // 2) for i in range(n)]
     service = [float(i // 300) for i in range(n)]  # it runs now and then
-    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
     assert _first_verdict(det, _with_window(stream, left, service)) is None
 
 
@@ -241,10 +241,10 @@ def test_slow_window_tail_is_not_starvation() -> None:
     n = 6000
     stream = _stream(n, 5.0, np.full(n, 150), util=1.0)
     left = [max(0, 10 - i // 500) for i in range(n)]
-    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
     assert _first_verdict(det, _with_window(stream, left)) is None
     early = [Observation(o.time, o.completions, o.active, o.busy_gpu_s, 150, 50) for o in stream]
-    det = SaturationDetector(SaturationConfig(starve_completions=1000, drain_limit=0), GPUS, window)
+    det = SaturationDetector(SaturationConfig(starve_completions=1000), GPUS, window)
     assert _first_verdict(det, early) is None
 
 
@@ -564,21 +564,25 @@ def test_a_window_that_drains_before_the_limit_is_not_held_up() -> None:
     mark = _window_arrived(window, stream)
     done_at = next(i for i, o in enumerate(stream) if o.time >= 9.5 * mark.time)
     window, stream = _held_up_stream(4000, 200, util=0.99, left_until=done_at)
-    det = SaturationDetector(SaturationConfig(), GPUS, window)
+    det = SaturationDetector(SaturationConfig(drain_limit=10.0), GPUS, window)
     assert _first_verdict(det, stream[:done_at]) is None
     assert _first_verdict(det, stream[done_at:]) is None  # and none once it is done
 
 
 @pytest.mark.parametrize(
     ("kw", "util"),
-    [({}, 0.95), ({"drain_limit": 0.0}, 1.0), ({"overload_long_min_utilization": 0.995}, 0.99)],
-    ids=["not full", "off", "below the configured utilisation"],
+    [
+        ({"drain_limit": 10.0}, 0.95),
+        ({}, 1.0),
+        ({"drain_limit": 10.0, "overload_long_min_utilization": 0.995}, 0.99),
+    ],
+    ids=["not full", "off by default", "below the configured utilisation"],
 )
 def test_a_held_up_window_needs_full_gpus_and_the_rule_on(
     kw: dict[str, float], util: float
 ) -> None:
-    """A window held up on GPUs that are not full (a long job, not an overload) or with
-    the rule off runs on."""
+    """A window held up on GPUs that are not full (a long job, not an overload), or with
+    the rule off (as it is unless set), runs on."""
     window, stream = _held_up_stream(4000, 200, util=util)
     det = SaturationDetector(SaturationConfig(**kw), GPUS, window)  # type: ignore[arg-type]
     assert _first_verdict(det, stream) is None
@@ -590,7 +594,7 @@ def test_a_window_that_arrived_at_the_start_gives_no_time_to_scale() -> None:
     window, stream = _held_up_stream(3000, 200, util=1.0)
     stream = [dataclasses.replace(o, arrivals=max(o.arrivals, 300)) for o in stream]
     stream.insert(0, dataclasses.replace(stream[0], time=0.0, completions=0, busy_gpu_s=0.0))
-    det = SaturationDetector(SaturationConfig(), GPUS, window)
+    det = SaturationDetector(SaturationConfig(drain_limit=10.0), GPUS, window)
     assert _first_verdict(det, stream) is None
 
 

@@ -86,6 +86,23 @@ def test_runs_expand_and_configs_carry_the_settings(tmp_path: Path) -> None:
     assert off.to_dict()["job_classes"] is False
 
 
+def test_the_figures_hold_a_drained_window_to_ten_times_its_arrival(tmp_path: Path) -> None:
+    """The three figures set the held-up rule at 10 (off in their [quick] variant, whose
+    warm-up is short); a scenario that does not name it leaves it off, and the value
+    reaches every run's saturation settings and the sweep's description."""
+    for name in ("fig9", "fig10", "fig11"):
+        path = scenarios.path_of(name) or ""
+        full, quick = load_sweep(path), load_sweep(path, quick=True)
+        key = full.runs()[0]
+        assert full.drain_limit == 10 and full.config(key).saturation.drain_limit == 10
+        assert quick.drain_limit == 0 and quick.config(key).saturation.drain_limit == 0
+        assert full.to_dict()["drain_limit"] == 10
+    plain = load_sweep(_write(tmp_path, BASE))
+    assert plain.config(plain.runs()[0]).saturation.drain_limit == 0
+    set_ = load_sweep(_write(tmp_path, BASE + "drain_limit = 4.5\n"))
+    assert set_.config(set_.runs()[0]).saturation.drain_limit == 4.5
+
+
 def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text("[types]\na100 = 2\nv100 = 4\n")
     text = BASE.replace('cluster = "4:4:4"', 'cluster = "c.toml"')
@@ -107,6 +124,14 @@ def test_cluster_file_is_relative_to_the_scenario(tmp_path: Path) -> None:
         (('name = "t"', 'name = "t"\nftf_isolated = "x"'), 2, "ftf_isolated", "share, las"),
         (('name = "t"', 'name = "t"\njob_classes = 0'), 2, "job_classes", "true or false"),
         (('name = "t"', 'name = "t"\nftf_isolated = "las"'), 2, "ftf_isolated", "has 'max_min"),
+        (('name = "t"', 'name = "t"\ndrain_limit = 0.5'), 2, "drain_limit", "0 to turn"),
+        (
+            ('name = "t"', 'name = "t"\ndrain_limit = -1'),
+            2,
+            "drain_limit",
+            "in [0, 1,000,000] times",
+        ),
+        (('name = "t"', 'name = "t"\ndrain_limit = "10"'), 2, "drain_limit", "number"),
     ],
 )
 def test_bad_values_name_file_line_and_field(
