@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from des.config import SaturationConfig, SimConfig, WindowConfig, WorkloadConfig
 from des.monitor import Observation, SaturationDetector, Verdict, saturation_monitor
 from des.result import build_result
 from des.simulation import Simulation
+from tests.cli_helpers import run_cli
 
 GPUS = 108
 HOUR = 3600.0
@@ -640,3 +643,23 @@ def test_a_run_whose_window_is_held_up_ends_there_and_says_so() -> None:
     r_off = build_result(Simulation(off).run())
     assert r_off["saturation_reason"] is None
     assert r_off["sim_time_s"] > verdict.time  # type: ignore[operator]
+
+
+def test_the_command_line_sets_the_drain_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``hetsim run --saturation-drain-limit 3`` ends the held-up run of the test above,
+    prints the verdict and stores the limit in the result's config."""
+    out = tmp_path / "run"
+    code, printed, _ = run_cli(
+        [
+            "run", "--policy", "max_min_fairness", "--cluster", "2:2:2", "--multi-gpu",
+            "--rate", "0.8", "--window", "10:30", "--saturation-overload-fraction", "50",
+            "--saturation-drain-limit", "3", "--telemetry", "none", "--out", str(out),
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, printed
+    result = json.loads((out / "result.json").read_text())
+    assert result["saturation_reason"] == "held_up" and "SATURATED (held_up)" in printed
+    assert result["config"]["saturation"]["drain_limit"] == 3.0
