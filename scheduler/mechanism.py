@@ -42,6 +42,10 @@ MAX_FAILED_ATTEMPTS = 5
 # A pair round's walk sorts its entries this many at first, four times as many after
 # each chunk the walk has gone through (most walks end within the first chunk).
 WALK_CHUNK = 64
+# A pair round with at most this many entries (jobs + pairs) sorts every type's walk at
+# once (:meth:`RoundMechanism._pair_candidates`): on few entries one sort costs less
+# than a lazy walk per type. Both give the walk the same entries in the same order.
+PAIR_BATCH_MAX = 512
 
 
 class Placer(Protocol):
@@ -182,9 +186,10 @@ class RoundMechanism:
         self._type_keys: list[Hashable] = []
         self._pair_table = np.zeros((0, 0, len(self.capacities), 2))
         self.pairs = PairBook(len(self.capacities))
-        # (stamp, rows, where each pair may run, the rows as a list) of the pairs in force
+        # (stamp, rows, where each pair may run, the rows as two lists, whether every
+        # pair's jobs are active) of the pairs in force
         self._pair_rows: (
-            tuple[tuple[int, int], np.ndarray, np.ndarray, list[int], list[int]] | None
+            tuple[tuple[int, int], np.ndarray, np.ndarray, list[int], list[int], bool] | None
         ) = None
         # Sort keys of the per-type walk: the reference sorts its float64 priorities as
         # they are, so with quirks near-ties (1e-15 apart) resolve as they do there.
@@ -212,6 +217,7 @@ class RoundMechanism:
         arrival: float,
         type_key: Hashable | None = None,
     ) -> None:
+        before = (self.jobs.version, self.pairs.version)
         self.jobs.add(
             job_id,
             throughputs,
@@ -222,6 +228,7 @@ class RoundMechanism:
             initial_job_time=self.config.round_s / 2.0,
             job_type=self._job_type(type_key, scale_factor, weight),
         )
+        self._carry_pair_rows(before)
         self.need_update = True
         self._memo = None
 
@@ -246,6 +253,7 @@ class RoundMechanism:
 
     def remove_job(self, job_id: int) -> None:
         jobs = self.jobs
+        before = (jobs.version, self.pairs.version)
         i = jobs.index(job_id)
         row = jobs.allocation[i]
         if jobs.in_allocation[i] and row.max(initial=0.0) >= 0.5:
@@ -253,9 +261,29 @@ class RoundMechanism:
         jobs.remove(job_id)
         self._failures.pop(job_id, None)
         self.last_gpus.pop(job_id, None)
-        self.pairs.drop_job(job_id)
+        kept = self.pairs.drop_job(job_id)
+        self._carry_pair_rows(before, i, kept)
         self.need_update = True
         self._memo = None
+
+    def _carry_pair_rows(
+        self, before: tuple[int, int], removed: int = -1, kept: np.ndarray | None = None
+    ) -> None:
+        """Brings :meth:`_pair_view`'s rows of the pairs up to date after a job came (it
+        takes the last row: no pair's rows move) or left (row ``removed``; its pairs
+        are gone, ``kept`` the mask of the others, and rows after it move up one), as
+        rebuilding them would, when they were up to date ``before`` and every pair's
+        jobs were active."""
+        cache = self._pair_rows
+        if cache is None or cache[0] != before or not cache[5]:
+            return
+        _, rows, ok, firsts, seconds, _complete = cache
+        if removed >= 0:
+            if kept is not None:
+                rows, ok = rows[kept], ok[kept]
+            rows = rows - (rows > removed)
+            firsts, seconds = rows[:, 0].tolist(), rows[:, 1].tolist()
+        self._pair_rows = ((self.jobs.version, self.pairs.version), rows, ok, firsts, seconds, True)
 
     def credit(
         self, job_id: int, type_index: int, steps: float, seconds: float, num_gpus: int = 1
@@ -336,7 +364,12 @@ class RoundMechanism:
         view = self._pair_view()
         prio = self._priorities()
         if view[0].shape[0]:
-            selected, selected_pairs, phantoms = self._select(order, prio, view, placer)
+            candidates = (
+                self._pair_candidates(order, prio, view)
+                if len(jobs) + view.rows.shape[0] <= PAIR_BATCH_MAX
+                else None
+            )
+            selected, selected_pairs, phantoms = self._select(order, prio, view, placer, candidates)
             placed = placer.commit()
             dispatches = self._dispatch(selected, selected_pairs, view.rows, placed)
         else:
@@ -530,7 +563,8 @@ class RoundMechanism:
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
         """Greedy per-type walk in priority order over single jobs and pairs; returns the
         (row, type) singles and (pair, type) pairs to run, and the phantom count.
-        ``candidates`` (without pairs): :meth:`_candidates`, taken already. Without a
+        ``candidates``: :meth:`_candidates` (or, with pairs, :meth:`_pair_candidates`),
+        taken already; without them each type is walked lazily. Without a
         placer (one that only counts GPUs, no pairs) every job that fits is taken and
         nothing is reserved."""
         jobs = self.jobs
@@ -643,6 +677,34 @@ class RoundMechanism:
 
         yield from sorted_lazily(entries, (*keys, primary), passed_over, WALK_CHUNK)
 
+    def _pair_candidates(
+        self, order: list[int], priorities: np.ndarray, view: _PairView
+    ) -> list[list[int]]:
+        """Per type of ``order``, every entry :meth:`_walk` would yield for it (rows, and
+        ``n`` + pair), in the same order, from one sort of all types' columns at once.
+
+        The walk's order is a total one: its last tie-breaks, singles before pairs and
+        then the job id or the pair index, are the entries' own order (rows are in id
+        order, pairs follow them), which a stable sort keeps among equal keys. So
+        sorting every entry and keeping the eligible ones gives the walk's sequence; the
+        entries the lazy walk leaves out as it goes (taken already, too large) are those
+        :meth:`_select` passes over."""
+        jobs = self.jobs
+        key = self._key
+        eligible_single = jobs.throughputs > 0
+        if self.policy.fifo_like:
+            eligible_single &= priorities > 0
+        eligible = np.concatenate([eligible_single, view.ok & (view.prio > 0)])
+        rank = np.lexsort(
+            (
+                -key(np.concatenate([jobs.allocation, self.pairs.allocation])),
+                -key(np.concatenate([jobs.deficit, self.pairs.deficit])),
+                -key(np.concatenate([priorities, view.prio])),
+            ),
+            axis=0,
+        )
+        return [rank[:, k][eligible[rank[:, k], k]].tolist() for k in order]
+
     def _previous_pair_rows(self) -> np.ndarray:
         """The pairs in force, as rows of the active jobs (pairs with a finished job are
         already gone)."""
@@ -673,8 +735,9 @@ class RoundMechanism:
             rates = self._pair_table[types[:, 0], types[:, 1]]  # P x m x 2
             ok = (rates > 0).all(axis=2) & present[:, None]
             # two flat lists of ints: no list per pair for the garbage collector to track
-            self._pair_rows = (stamp, rows, ok, rows[:, 0].tolist(), rows[:, 1].tolist())
-        _, rows, ok, firsts, seconds = self._pair_rows
+            firsts, seconds = rows[:, 0].tolist(), rows[:, 1].tolist()
+            self._pair_rows = (stamp, rows, ok, firsts, seconds, bool(present.all()))
+        _, rows, ok, firsts, seconds, _complete = self._pair_rows
         return _PairView(rows, ok, pairs.priorities(self.worker_time), firsts, seconds)
 
     def _dispatch(

@@ -40,6 +40,8 @@ class PairBook:
         # Bumped whenever the pairs in force change (a solve, a departure).
         self.version = 0
         self._row_of: dict[Any, int] | None = None  # pair (packed or a tuple) -> first row
+        # Where each row of ``_row_of`` is now, after departures (-1: gone); None: there.
+        self._moved: np.ndarray | None = None
         self._packed = True
 
     def __len__(self) -> int:
@@ -76,6 +78,7 @@ class PairBook:
     def _changed(self) -> None:
         self.version += 1
         self._row_of = None
+        self._moved = None
 
     def row_of(self, a: int, b: int) -> int:
         """The first row of the pair of jobs ``a`` and ``b`` (either order), -1 if none."""
@@ -92,21 +95,32 @@ class PairBook:
                 keys = list(zip(ids[:, 0].tolist(), ids[:, 1].tolist(), strict=True))
             self._row_of = dict(zip(keys, rows, strict=True))
         if self._packed:
-            if lo < 0 or hi >= _PACK:
-                return -1
-            return self._row_of.get(lo * _PACK + hi, -1)
-        return self._row_of.get((lo, hi), -1)
+            row = -1 if lo < 0 or hi >= _PACK else self._row_of.get(lo * _PACK + hi, -1)
+        else:
+            row = self._row_of.get((lo, hi), -1)
+        if row < 0 or self._moved is None:
+            return row
+        return int(self._moved[row])
 
-    def drop_job(self, job_id: int) -> None:
-        """Forgets every pair the job was in (it finished)."""
+    def drop_job(self, job_id: int) -> np.ndarray | None:
+        """Forgets every pair the job was in (it finished); returns the mask of the
+        pairs kept (None: there were none)."""
         if not len(self):
-            return
-        keep = ~(self.ids == job_id).any(axis=1)
+            return None
+        keep: np.ndarray = ~(self.ids == job_id).any(axis=1)
         self.ids = self.ids[keep]
         self.allocation = self.allocation[keep]
         self.job_time = self.job_time[keep]
         self.deficit = self.deficit[keep]
-        self._changed()
+        self.version += 1
+        if self._row_of is not None:
+            # the rows looked up stay; each moves to its place among the kept ones
+            now = np.cumsum(keep) - 1
+            now[~keep] = -1
+            self._moved = (
+                now if self._moved is None else np.where(self._moved >= 0, now[self._moved], -1)
+            )
+        return keep
 
     def priorities(self, worker_time: np.ndarray) -> np.ndarray:
         return priorities(self.allocation, self.job_time, worker_time)

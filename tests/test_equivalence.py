@@ -56,12 +56,37 @@ def test_the_pair_walk_in_small_chunks_matches_its_golden(
 ) -> None:
     """The pair walk sorts lazily, leaving out entries the walk would pass over: in
     chunks of 1 or 3 (a new chunk, and its leaving out, at almost every entry) the runs
-    are the goldens, made when the walk sorted every entry."""
+    are the goldens, made when the walk sorted every entry. (Every round walks lazily
+    here: none sorts all its entries at once.)"""
     monkeypatch.setattr(mechanism, "WALK_CHUNK", chunk)
+    monkeypatch.setattr(mechanism, "PAIR_BATCH_MAX", 0)
     case = case_named(name)
     golden = load_golden(case.name)
     problems = compare(case, run_case(case), golden)
     assert not problems, report(case, problems, golden)
+
+
+@pytest.mark.parametrize("batch_max", [0, 10**9])
+@pytest.mark.parametrize("name", ["packed", "packed_quirks", "gandiva_quirks"])
+def test_pair_rounds_sorted_at_once_or_walked_lazily_match_their_golden(
+    name: str, batch_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every pair round sorting all its types' entries at once (``_pair_candidates``),
+    or none of them (a lazy walk per type), gives the golden run: the two are one walk."""
+    monkeypatch.setattr(mechanism, "PAIR_BATCH_MAX", batch_max)
+    calls: list[int] = []
+    batched = mechanism.RoundMechanism._pair_candidates
+
+    def counted(self: mechanism.RoundMechanism, *args: object) -> list[list[int]]:
+        calls.append(1)
+        return batched(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mechanism.RoundMechanism, "_pair_candidates", counted)
+    case = case_named(name)
+    golden = load_golden(case.name)
+    problems = compare(case, run_case(case), golden)
+    assert not problems, report(case, problems, golden)
+    assert bool(calls) == bool(batch_max)
 
 
 def test_goldens_are_complete_and_consistent() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -269,3 +270,42 @@ def test_a_reused_selection_takes_the_walks_own_phantom_count() -> None:
     assert hits == 1
     assert reused == fresh
     assert [r[2] for r in reused] == [0, 0, 0, 2, 2, 2, 1, 0]
+
+
+def test_pair_rows_carried_over_arrivals_and_departures_equal_rebuilt_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pairs' rows kept up to date as jobs come and go (instead of being looked up
+    again) equal, entry for entry, those a fresh lookup gives, through a packed run."""
+    from cluster import parse_cluster
+    from des.config import SimConfig, WindowConfig, WorkloadConfig
+    from des.simulation import Simulation
+
+    carried = RoundMechanism._carry_pair_rows
+    checked = []
+
+    def check(self: RoundMechanism, *args: Any) -> None:
+        carried(self, *args)
+        cache = self._pair_rows
+        if cache is None or cache[0] != (self.jobs.version, self.pairs.version):
+            return  # not carried: the next round looks the rows up again
+        self._pair_rows = None
+        fresh = self._pair_view()
+        assert self._pair_rows is not None
+        assert np.array_equal(cache[1], fresh.rows) and cache[1].dtype == fresh.rows.dtype
+        assert np.array_equal(cache[2], fresh.ok)
+        assert (cache[3], cache[4]) == (fresh.firsts, fresh.seconds)
+        self._pair_rows = cache
+        checked.append(len(args))
+
+    monkeypatch.setattr(RoundMechanism, "_carry_pair_rows", check)
+    cfg = SimConfig(
+        policy="max_min_fairness_packed",
+        cluster=parse_cluster("4:4:4"),
+        workload=WorkloadConfig(rate_per_hour=1.5),
+        window=WindowConfig(0, 40),
+        seed=3,
+    )
+    Simulation(cfg).run()
+    # carried over arrivals (one argument) and departures (three), many times each
+    assert checked.count(1) > 20 and checked.count(3) > 20
