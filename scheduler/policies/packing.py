@@ -18,9 +18,8 @@ A itself); a pair occupies ``s`` GPUs. The per-job pair allocation follows: each
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-
 from scheduler import conic, programs
+from scheduler.blocks import Block, stack
 from scheduler.policies.base import (
     PolicyContext,
     proportional_throughputs,
@@ -89,16 +88,17 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
     row_of = np.full(a, -1)
     row_of[players] = np.arange(players.size)
     shape = (players.size, v)
-    levels = sp.csr_matrix((lv_vals, (row_of[lv_rows], cols)), shape=shape)
-    row_sums = sp.csr_matrix((rs_vals, (row_of[lv_rows], cols)), shape=shape)
-    capacity = sp.csr_matrix(
-        (
-            np.concatenate([counts[at] * scale[at], scale[pt]]),
-            (np.concatenate([aj, pj]), np.arange(v)),
-        ),
-        shape=(m, v),
+    # (No two entries of a block share a position, so these are the matrices as built.)
+    player_rows = row_of[lv_rows]
+    levels = Block(player_rows, cols, lv_vals, shape)
+    row_sums = Block(player_rows, cols, rs_vals, shape)
+    capacity = Block(
+        np.concatenate([aj, pj]),
+        np.arange(v),
+        np.concatenate([counts[at] * scale[at], scale[pt]]).astype(float),
+        (m, v),
     )
-    bounds = sp.vstack([row_sums, capacity]).tocsr()
+    bounds = stack([row_sums, capacity])
     limits = np.concatenate([np.ones(players.size), problem.capacities.astype(float)])
     solves: list[conic.Solution] = []
     sol = conic.solve(programs.max_min_forms(levels, bounds, limits), ctx.solvers)
