@@ -18,6 +18,7 @@ A itself); a pair occupies ``s`` GPUs. The per-job pair allocation follows: each
 from __future__ import annotations
 
 import numpy as np
+
 from scheduler import conic, programs
 from scheduler.blocks import Block, stack
 from scheduler.policies.base import (
