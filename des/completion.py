@@ -19,7 +19,6 @@ import structlog
 from des.config import WindowConfig
 from des.jobrecords import Completion, CompletionLog
 from des.monitor import Observation
-from scheduler.jobstate import ActiveJobs
 from scheduler.mechanism import (
     MAX_FAILED_ATTEMPTS,
     Dispatch,
@@ -133,33 +132,30 @@ class CompletionTracker:
         return self.done
 
     def _may_leave_all(self, slices: list[Dispatch], rows: np.ndarray) -> list[bool]:
-        """:meth:`_may_leave` of each slice (``rows``: their jobs' rows), the single jobs'
-        arithmetic taken at once."""
+        """Whether crediting each slice can end a job (``rows``: the rows of the slices'
+        jobs): the arithmetic of the credit itself, for the job and a pair's partner,
+        taken at once (nothing else credits a job before its slice ends, so this is
+        known when the round starts); with quirks, a failed micro-task may drop its job."""
         count = len(slices)
         if not count:
             return []
         jobs = self.mechanism.jobs
         quirks = self.mechanism.quirks
         steps = np.fromiter((d.steps for d in slices), dtype=float, count=count)
-        out: list[bool] = (jobs.total_steps[rows] - (jobs.done_steps[rows] + steps) <= 0).tolist()
-        for p, d in enumerate(slices):
-            if d.partner >= 0 or (quirks and d.steps < len(d.gpus)):
-                out[p] = self._may_leave(jobs, d, quirks)
+        ends = jobs.total_steps[rows] - (jobs.done_steps[rows] + steps) <= 0
+        paired = [p for p, d in enumerate(slices) if d.partner >= 0]
+        if paired:
+            # a pair's slice can end either job: its partner's arithmetic, all at once
+            partners = jobs.rows([slices[p].partner for p in paired])
+            partner_steps = np.array([slices[p].partner_steps for p in paired], dtype=float)
+            left = jobs.total_steps[partners] - (jobs.done_steps[partners] + partner_steps)
+            ends[paired] |= left <= 0
+        out: list[bool] = ends.tolist()
+        if quirks:
+            for p, d in enumerate(slices):
+                if d.partner < 0 and d.steps < len(d.gpus):
+                    out[p] = True  # a failed micro-task with quirks: the job may be dropped
         return out
-
-    @staticmethod
-    def _may_leave(jobs: ActiveJobs, d: Dispatch, quirks: bool) -> bool:
-        """Whether crediting ``d`` can end a job: the arithmetic of the credit itself
-        (nothing else credits the job before it, so this is known when it starts)."""
-        if quirks and d.partner < 0 and d.steps < len(d.gpus):
-            return True  # a failed micro-task with quirks: the job may be dropped
-        for job_id, steps in ((d.job_id, d.steps), (d.partner, d.partner_steps)):
-            if job_id < 0:
-                continue
-            i = jobs.index(job_id)
-            if jobs.total_steps[i] - (jobs.done_steps[i] + steps) <= 0:
-                return True
-        return False
 
     def _at_slice_end(self, _event: simpy.Event) -> None:
         """A slice with an event ended: credit every slice up to and including it."""

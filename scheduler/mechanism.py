@@ -755,21 +755,32 @@ class RoundMechanism:
             steps, durations = self._slices(rows, types, jobs.throughputs[rows, types])
             out.extend(self._singles(rows, types, steps, durations, placed))
         if selected_pairs:
-            for p, k in selected_pairs:
-                rows = pair_rows[p]
-                t = jobs.job_type[rows]
-                rates = self._pair_table[t[0], t[1], k]
-                steps, durations = self._slices(rows, np.array([k, k]), rates)
-                a, b = (int(v) for v in jobs.ids[rows])
+            # Every pair at once: its two jobs' slices on the type, each entry the same
+            # arithmetic as a pair's own; the slice lasts as long as its slower job.
+            count = len(selected_pairs)
+            which = np.fromiter((p for p, _ in selected_pairs), dtype=np.int64, count=count)
+            types = np.fromiter((k for _, k in selected_pairs), dtype=np.int64, count=count)
+            rows = pair_rows[which]
+            t = jobs.job_type[rows]
+            rates = self._pair_table[t[:, 0], t[:, 1], types]  # count x 2
+            steps, durations = self._slices(rows.ravel(), np.repeat(types, 2), rates.ravel())
+            steps = steps.reshape(count, 2)
+            durations = durations.reshape(count, 2)
+            longest = np.maximum(durations[:, 0], durations[:, 1])
+            ids = jobs.ids[rows]
+            for a, b, k, p, first, second, duration in zip(
+                ids[:, 0].tolist(),
+                ids[:, 1].tolist(),
+                types.tolist(),
+                which.tolist(),
+                steps[:, 0].tolist(),
+                steps[:, 1].tolist(),
+                longest.tolist(),
+                strict=True,
+            ):
                 out.append(
                     Dispatch(
-                        a,
-                        k,
-                        placed[-(p + 1)],
-                        float(steps[0]),
-                        float(durations.max()),
-                        partner=b,
-                        partner_steps=float(steps[1]),
+                        a, k, placed[-(p + 1)], first, duration, partner=b, partner_steps=second
                     )
                 )
         return tuple(out)
