@@ -43,7 +43,7 @@ MAX_FAILED_ATTEMPTS = 5
 # each chunk the walk has gone through (most walks end within the first chunk).
 WALK_CHUNK = 64
 # A pair round with at most this many entries (jobs + pairs) sorts every type's walk at
-# once (:meth:`RoundMechanism._pair_candidates`): on few entries one sort costs less
+# once (:func:`_pair_candidates`): on few entries one sort costs less
 # than a lazy walk per type. Both give the walk the same entries in the same order.
 PAIR_BATCH_MAX = 512
 
@@ -186,11 +186,8 @@ class RoundMechanism:
         self._type_keys: list[Hashable] = []
         self._pair_table = np.zeros((0, 0, len(self.capacities), 2))
         self.pairs = PairBook(len(self.capacities))
-        # (stamp, rows, where each pair may run, the rows as two lists, whether every
-        # pair's jobs are active) of the pairs in force
-        self._pair_rows: (
-            tuple[tuple[int, int], np.ndarray, np.ndarray, list[int], list[int], bool] | None
-        ) = None
+        # The rows of the pairs in force and where each may run (see :meth:`_pair_view`)
+        self._pair_rows: _PairRows | None = None
         # Sort keys of the per-type walk: the reference sorts its float64 priorities as
         # they are, so with quirks near-ties (1e-15 apart) resolve as they do there.
         self._key = _exact_key if quirks else _key
@@ -275,15 +272,17 @@ class RoundMechanism:
         rebuilding them would, when they were up to date ``before`` and every pair's
         jobs were active."""
         cache = self._pair_rows
-        if cache is None or cache[0] != before or not cache[5]:
+        if cache is None or cache.stamp != before or not cache.complete:
             return
-        _, rows, ok, firsts, seconds, _complete = cache
-        if removed >= 0:
-            if kept is not None:
-                rows, ok = rows[kept], ok[kept]
-            rows = rows - (rows > removed)
-            firsts, seconds = rows[:, 0].tolist(), rows[:, 1].tolist()
-        self._pair_rows = ((self.jobs.version, self.pairs.version), rows, ok, firsts, seconds, True)
+        stamp = (self.jobs.version, self.pairs.version)
+        if removed < 0:
+            self._pair_rows = cache._replace(stamp=stamp)
+            return
+        rows, ok = cache.rows, cache.ok
+        if kept is not None:
+            rows, ok = rows[kept], ok[kept]
+        rows = rows - (rows > removed)
+        self._pair_rows = _PairRows.of(stamp, rows, ok, complete=True)
 
     def credit(
         self, job_id: int, type_index: int, steps: float, seconds: float, num_gpus: int = 1
@@ -364,12 +363,15 @@ class RoundMechanism:
         view = self._pair_view()
         prio = self._priorities()
         if view[0].shape[0]:
+            walk_order = self._pair_walk_order(prio, view)
             candidates = (
-                self._pair_candidates(order, prio, view)
-                if len(jobs) + view.rows.shape[0] <= PAIR_BATCH_MAX
+                _pair_candidates(order, walk_order)
+                if walk_order.eligible.shape[0] <= PAIR_BATCH_MAX
                 else None
             )
-            selected, selected_pairs, phantoms = self._select(order, prio, view, placer, candidates)
+            selected, selected_pairs, phantoms = self._select(
+                order, view, placer, candidates, walk_order
+            )
             placed = placer.commit()
             dispatches = self._dispatch(selected, selected_pairs, view.rows, placed)
         else:
@@ -404,7 +406,7 @@ class RoundMechanism:
             return self._reuse(memo)
         jobs = self.jobs
         if placer.counts_only:
-            selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, None, candidates)
+            selected, _pairs, phantoms = self._select(order, _NO_PAIRS, None, candidates)
             if same_gpus and memo is not None and memo.selected == selected:
                 memo.order, memo.candidates, memo.phantoms = list(order), candidates, phantoms
                 self.reused_by_selection += 1
@@ -418,7 +420,7 @@ class RoundMechanism:
                 list(map(self.last_gpus.get, keys)),
             )
         else:
-            selected, _pairs, phantoms = self._select(order, prio, _NO_PAIRS, placer, candidates)
+            selected, _pairs, phantoms = self._select(order, _NO_PAIRS, placer, candidates)
             placed = placer.commit()
             rows, types = _split(selected)
         rates = jobs.throughputs[rows, types]
@@ -556,15 +558,16 @@ class RoundMechanism:
     def _select(
         self,
         order: list[int],
-        priorities: np.ndarray,
         view: _PairView,
         placer: Placer | None,
         candidates: list[list[int]] | None = None,
+        walk_order: _PairOrder | None = None,
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
         """Greedy per-type walk in priority order over single jobs and pairs; returns the
         (row, type) singles and (pair, type) pairs to run, and the phantom count.
-        ``candidates``: :meth:`_candidates` (or, with pairs, :meth:`_pair_candidates`),
-        taken already; without them each type is walked lazily. Without a
+        ``candidates``: :meth:`_candidates` (or, with pairs, :func:`_pair_candidates`),
+        taken already; without them each type is walked lazily in ``walk_order``
+        (:meth:`_pair_walk_order`). Without a
         placer (one that only counts GPUs, no pairs) every job that fits is taken and
         nothing is reserved."""
         jobs = self.jobs
@@ -594,7 +597,8 @@ class RoundMechanism:
             if candidates is not None:
                 walk = candidates[position]
             else:
-                walk = self._walk(k, priorities, view, scheduled, left)
+                assert walk_order is not None  # a lazy walk is a pair round's
+                walk = self._walk(k, walk_order, scheduled, left)
             for e in walk:
                 if e >= n:
                     p = e - n
@@ -631,79 +635,51 @@ class RoundMechanism:
                     break
         return selected, selected_pairs, phantoms
 
+    def _pair_walk_order(self, priorities: np.ndarray, view: _PairView) -> _PairOrder:
+        """Every entry of a pair round, the singles (rows) and then the pairs (``n`` +
+        pair), with where each may run and the walk's sort keys, per type: priority,
+        deficit, allocation, all descending, then singles before pairs and the job id
+        or pair index, which is the entries' own order (rows are in id order), kept
+        among equal keys by a stable sort."""
+        jobs = self.jobs
+        key = self._key
+        eligible_single = jobs.throughputs > 0
+        if self.policy.fifo_like:
+            eligible_single &= priorities > 0
+        n = len(jobs)
+        return _PairOrder(
+            np.concatenate([eligible_single, view.ok & (view.prio > 0)]),
+            (
+                -key(np.concatenate([jobs.allocation, self.pairs.allocation])),
+                -key(np.concatenate([jobs.deficit, self.pairs.deficit])),
+                -key(np.concatenate([priorities, view.prio])),
+            ),
+            np.concatenate([np.arange(n), view.rows[:, 0]]),
+            np.concatenate([np.arange(n), view.rows[:, 1]]),
+        )
+
     def _walk(
-        self,
-        k: int,
-        priorities: np.ndarray,
-        view: _PairView,
-        scheduled: list[bool],
-        left: list[int],
+        self, k: int, walk_order: _PairOrder, scheduled: list[bool], left: list[int]
     ) -> Iterator[int]:
-        """The singles (rows) and pairs (``n`` + pair) eligible for type ``k``, in the
-        walk's order: priority, deficit, allocation descending, singles before pairs on
-        a tie, then id.
+        """The entries eligible for type ``k`` in the walk's order (``walk_order``).
 
         Lazily (:func:`sorted_lazily`), highest priorities first: a walk often ends after
         a few dozen of its thousands of pairs (the type is full). Each chunk leaves out
         the entries :meth:`_select` would pass over anyway, those with a job
         ``scheduled`` already or needing more GPUs than the type has ``left`` (during a
         walk the one only grows and the other only shrinks)."""
-        jobs = self.jobs
-        n = len(jobs)
-        prio = priorities[:, k]
-        eligible_single = jobs.throughputs[:, k] > 0
-        if self.policy.fifo_like:
-            eligible_single &= prio > 0
-        pp = view.prio[:, k]
-        singles = np.flatnonzero(eligible_single)
-        pairs = np.flatnonzero(view.ok[:, k] & (pp > 0))
-        key = self._key
-        entries = np.concatenate([singles, pairs + n])
-        first = np.concatenate([singles, view.rows[pairs, 0]])
-        second = np.concatenate([singles, view.rows[pairs, 1]])
-        need = jobs.scale_factors[first]
-        keys = (
-            np.concatenate([jobs.ids[singles], pairs]),
-            np.concatenate([np.zeros(singles.size), np.ones(pairs.size)]),  # singles first
-            -key(np.concatenate([jobs.allocation[singles, k], self.pairs.allocation[pairs, k]])),
-            -key(np.concatenate([jobs.deficit[singles, k], self.pairs.deficit[pairs, k]])),
-        )
-        primary = -key(np.concatenate([prio[singles], pp[pairs]]))
+        entries = np.flatnonzero(walk_order.eligible[:, k])
+        first = walk_order.first[entries]
+        second = walk_order.second[entries]
+        need = self.jobs.scale_factors[first]
+        keys = tuple(key[entries, k] for key in walk_order.keys)
 
         def passed_over(rest: np.ndarray) -> np.ndarray:
             taken = np.array(scheduled, dtype=bool)
             out: np.ndarray = taken[first[rest]] | taken[second[rest]] | (need[rest] > left[k])
             return out
 
-        yield from sorted_lazily(entries, (*keys, primary), passed_over, WALK_CHUNK)
-
-    def _pair_candidates(
-        self, order: list[int], priorities: np.ndarray, view: _PairView
-    ) -> list[list[int]]:
-        """Per type of ``order``, every entry :meth:`_walk` would yield for it (rows, and
-        ``n`` + pair), in the same order, from one sort of all types' columns at once.
-
-        The walk's order is a total one: its last tie-breaks, singles before pairs and
-        then the job id or the pair index, are the entries' own order (rows are in id
-        order, pairs follow them), which a stable sort keeps among equal keys. So
-        sorting every entry and keeping the eligible ones gives the walk's sequence; the
-        entries the lazy walk leaves out as it goes (taken already, too large) are those
-        :meth:`_select` passes over."""
-        jobs = self.jobs
-        key = self._key
-        eligible_single = jobs.throughputs > 0
-        if self.policy.fifo_like:
-            eligible_single &= priorities > 0
-        eligible = np.concatenate([eligible_single, view.ok & (view.prio > 0)])
-        rank = np.lexsort(
-            (
-                -key(np.concatenate([jobs.allocation, self.pairs.allocation])),
-                -key(np.concatenate([jobs.deficit, self.pairs.deficit])),
-                -key(np.concatenate([priorities, view.prio])),
-            ),
-            axis=0,
-        )
-        return [rank[:, k][eligible[rank[:, k], k]].tolist() for k in order]
+        yield from sorted_lazily(entries, keys, passed_over, WALK_CHUNK)
 
     def _previous_pair_rows(self) -> np.ndarray:
         """The pairs in force, as rows of the active jobs (pairs with a finished job are
@@ -734,11 +710,11 @@ class RoundMechanism:
             types = self.jobs.job_type[rows]
             rates = self._pair_table[types[:, 0], types[:, 1]]  # P x m x 2
             ok = (rates > 0).all(axis=2) & present[:, None]
-            # two flat lists of ints: no list per pair for the garbage collector to track
-            firsts, seconds = rows[:, 0].tolist(), rows[:, 1].tolist()
-            self._pair_rows = (stamp, rows, ok, firsts, seconds, bool(present.all()))
-        _, rows, ok, firsts, seconds, _complete = self._pair_rows
-        return _PairView(rows, ok, pairs.priorities(self.worker_time), firsts, seconds)
+            self._pair_rows = _PairRows.of(stamp, rows, ok, complete=bool(present.all()))
+        cache = self._pair_rows
+        return _PairView(
+            cache.rows, cache.ok, pairs.priorities(self.worker_time), cache.firsts, cache.seconds
+        )
 
     def _dispatch(
         self,
@@ -836,6 +812,48 @@ class _PairView(NamedTuple):
     prio: np.ndarray
     firsts: list[int]
     seconds: list[int]
+
+
+class _PairRows(NamedTuple):
+    """The pairs' jobs' rows as of ``stamp`` (the job set's and the pairs' versions):
+    rows (P x 2, and each column as a flat list of ints, no list per pair for the
+    garbage collector to track), where each pair may run (P x m), and whether every
+    pair's jobs are active (only then can the rows be carried over a change)."""
+
+    stamp: tuple[int, int]
+    rows: np.ndarray
+    ok: np.ndarray
+    firsts: list[int]
+    seconds: list[int]
+    complete: bool
+
+    @classmethod
+    def of(
+        cls, stamp: tuple[int, int], rows: np.ndarray, ok: np.ndarray, *, complete: bool
+    ) -> _PairRows:
+        return cls(stamp, rows, ok, rows[:, 0].tolist(), rows[:, 1].tolist(), complete)
+
+
+class _PairOrder(NamedTuple):
+    """A pair round's entries (rows, then ``n`` + pair) as the walk sees them, all E x m
+    but the jobs: where each may run, the sort keys (the last first, as ``np.lexsort``
+    takes them), and each entry's first and second job (a single: itself twice)."""
+
+    eligible: np.ndarray
+    keys: tuple[np.ndarray, ...]
+    first: np.ndarray
+    second: np.ndarray
+
+
+def _pair_candidates(order: list[int], walk_order: _PairOrder) -> list[list[int]]:
+    """Per type of ``order``, every entry the lazy walk would yield for it, in the same
+    order, from one stable sort of all types' columns at once: the order is total, so
+    sorting every entry and keeping the eligible ones gives the walk's sequence (the
+    entries the lazy walk leaves out as it goes, taken already or too large, are those
+    :meth:`RoundMechanism._select` passes over)."""
+    rank = np.lexsort(walk_order.keys, axis=0)
+    eligible = walk_order.eligible
+    return [rank[:, k][eligible[rank[:, k], k]].tolist() for k in order]
 
 
 _NO_PAIRS = _PairView(

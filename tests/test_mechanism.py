@@ -287,14 +287,14 @@ def test_pair_rows_carried_over_arrivals_and_departures_equal_rebuilt_ones(
     def check(self: RoundMechanism, *args: Any) -> None:
         carried(self, *args)
         cache = self._pair_rows
-        if cache is None or cache[0] != (self.jobs.version, self.pairs.version):
+        if cache is None or cache.stamp != (self.jobs.version, self.pairs.version):
             return  # not carried: the next round looks the rows up again
         self._pair_rows = None
         fresh = self._pair_view()
         assert self._pair_rows is not None
-        assert np.array_equal(cache[1], fresh.rows) and cache[1].dtype == fresh.rows.dtype
-        assert np.array_equal(cache[2], fresh.ok)
-        assert (cache[3], cache[4]) == (fresh.firsts, fresh.seconds)
+        assert np.array_equal(cache.rows, fresh.rows) and cache.rows.dtype == fresh.rows.dtype
+        assert np.array_equal(cache.ok, fresh.ok)
+        assert (cache.firsts, cache.seconds) == (fresh.firsts, fresh.seconds)
         self._pair_rows = cache
         checked.append(len(args))
 
