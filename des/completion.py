@@ -8,7 +8,6 @@ round's ``done`` event fires and the scheduler process starts the next round.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from scheduler.mechanism import (
     MAX_FAILED_ATTEMPTS,
     Dispatch,
     RoundMechanism,
+    SliceColumns,
     running_sum,
     running_sums,
 )
@@ -67,9 +67,6 @@ class CompletionTracker:
         self.window_service_gpu_s = 0.0
         self.busy_gpu_s = 0.0
         self.busy_gpu_s_by_type = np.zeros(num_types)
-        # Seconds of service each active job received on each type since it arrived.
-        # (A job's entry is made, at zero, the first time it is credited.)
-        self.received_s: defaultdict[int, list[float]] = defaultdict(lambda: [0.0] * num_types)
         # Finished jobs, spilled to a scratch file by chunks (memory bounded by one).
         self.completed = CompletionLog()
         self.failed: list[Completion] = []
@@ -88,6 +85,8 @@ class CompletionTracker:
         self._source: tuple[Dispatch, ...] = ()
         self._rows = np.zeros(0, dtype=np.int64)
         self._rows_version = -1
+        self._columns: SliceColumns | None = None
+        self._positions: np.ndarray | None = None
 
     @property
     def round_start(self) -> float:
@@ -103,33 +102,65 @@ class CompletionTracker:
         now = env.now
         self._round_start = now
         self.done = env.event()
+        jobs = self.mechanism.jobs
+        # The round's slices as columns, when the mechanism has them (single jobs only).
+        cols = self.mechanism.slice_columns
+        if cols is not None and cols.source is not dispatches:
+            cols = None
         # The times SimPy gives a timeout of each duration (now + duration), and the
-        # slices in the order such timeouts would fire: by time, then dispatch order.
-        ends = [now + d.duration for d in dispatches]
-        # (a stable sort: equal ends stay in dispatch order)
-        order = sorted(range(len(dispatches)), key=ends.__getitem__)
+        # slices in the order such timeouts would fire: by time, then dispatch order
+        # (a stable sort: equal ends stay in dispatch order).
+        if cols is not None:
+            end_array = now + cols.durations
+            positions = np.argsort(end_array, kind="stable")
+            order = positions.tolist()
+            sorted_ends = end_array[positions].tolist()
+        else:
+            ends = [now + d.duration for d in dispatches]
+            order = sorted(range(len(dispatches)), key=ends.__getitem__)
+            sorted_ends = [ends[i] for i in order]
+            positions = None
         slices = [dispatches[i] for i in order]
         # The slices as arrays (and their jobs' rows, if no job came or went) are the
         # last round's when its slices and their order are.
         batch = self._batch
-        jobs = self.mechanism.jobs
         if batch is not None and not (batch.source is dispatches and batch.order == order):
             self._batch = None
-        if self._batch is None or self._rows_version != jobs.version:
-            self._rows = jobs.rows([d.job_id for d in slices])
+        if cols is not None and positions is not None:
+            # (the rows of the round just planned: no job came or went since)
+            self._rows = cols.rows[positions]
             self._rows_version = jobs.version
+            eventful = self._may_leave_columns(cols, positions)
+        else:
+            if self._batch is None or self._rows_version != jobs.version:
+                self._rows = jobs.rows([d.job_id for d in slices])
+                self._rows_version = jobs.version
+            eventful = self._may_leave_all(slices, self._rows)
+        self._columns, self._positions = cols, positions
         self._batch_order = order
         self._seconds = None
-        eventful = self._may_leave_all(slices, self._rows)
         if eventful:
             eventful[-1] = True  # the round's last slice ends the round
         self._slices, self._credited = slices, 0
         self._source = dispatches
-        self._ends = [ends[i] for i in order]
+        self._ends = sorted_ends
         self._eventful = eventful
         for i in sorted(order[p] for p in range(len(order)) if eventful[p]):
             env.timeout(dispatches[i].duration).callbacks.append(self._at_slice_end)
         return self.done
+
+    def _may_leave_columns(self, cols: SliceColumns, positions: np.ndarray) -> list[bool]:
+        """:meth:`_may_leave_all` for a round of single jobs, read off its columns
+        (``positions``: the slices' order): the same arithmetic on the same values."""
+        jobs = self.mechanism.jobs
+        rows = self._rows
+        steps = cols.steps[positions]
+        ends = jobs.total_steps[rows] - (jobs.done_steps[rows] + steps) <= 0
+        if self.mechanism.quirks:
+            # a failed micro-task with quirks: the job may be dropped
+            ends |= steps < cols.gpus[positions]
+        out: list[bool] = ends.tolist()
+        return out
 
     def _may_leave_all(self, slices: list[Dispatch], rows: np.ndarray) -> list[bool]:
         """Whether crediting each slice can end a job (``rows``: the rows of the slices'
@@ -203,9 +234,14 @@ class CompletionTracker:
         after another gives."""
         batch = self._batch
         if batch is None:
-            batch = self._batch = _Batch.of(
-                self._slices, self._source, self._batch_order, self._window
-            )
+            cols, positions = self._columns, self._positions
+            if cols is not None and positions is not None:
+                batch = _Batch.of_columns(
+                    cols, positions, self._source, self._batch_order, self._window
+                )
+            else:
+                batch = _Batch.of(self._slices, self._source, self._batch_order, self._window)
+            self._batch = batch
         seconds = self._seconds
         if seconds is None:
             # The slice's time as the clock measures it: its end minus the round's start.
@@ -219,12 +255,12 @@ class CompletionTracker:
             if inside.any():
                 self.window_service_gpu_s = running_sum(self.window_service_gpu_s, gpu_s[inside])
         running_sums(self.busy_gpu_s_by_type, types, gpu_s)
-        received = self.received_s
-        for job_id, k, duration in zip(
-            batch.id_list[lo:hi], batch.type_list[lo:hi], batch.duration_list[lo:hi], strict=True
-        ):
-            received[job_id][k] += duration
-        rows = self._rows[sel] if self._rows_version == self.mechanism.jobs.version else None
+        jobs = self.mechanism.jobs
+        rows = self._rows[sel] if self._rows_version == jobs.version else None
+        if rows is None:
+            rows = jobs.rows(batch.id_list[lo:hi])
+        # (each job once: one addition per job, as one after another)
+        jobs.received[rows, types] += batch.durations[sel]
         self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], seconds[sel], rows)
         # (never the round's end: its last slice has an event and is credited alone)
 
@@ -238,10 +274,11 @@ class CompletionTracker:
         if window is not None and (dispatch.job_id in window or dispatch.partner in window):
             self.window_service_gpu_s += gpu_s
         self.busy_gpu_s_by_type[dispatch.type_index] += gpu_s
+        jobs = self.mechanism.jobs
         for job_id in (
             (dispatch.job_id, dispatch.partner) if dispatch.partner >= 0 else (dispatch.job_id,)
         ):
-            self.received_s[job_id][dispatch.type_index] += dispatch.duration
+            jobs.received[jobs.index(job_id), dispatch.type_index] += dispatch.duration
         mech = self.mechanism
         if dispatch.partner >= 0:
             done_a, done_b = mech.credit_pair(dispatch)
@@ -275,7 +312,6 @@ class CompletionTracker:
         i = jobs.index(job_id)
         left = Completion(job_id, float(jobs.arrival[i]), self.env.now, int(jobs.scale_factors[i]))
         self.mechanism.remove_job(job_id)
-        self.received_s.pop(job_id, None)
         return left
 
     def _complete(self, job_id: int) -> None:
@@ -305,6 +341,12 @@ class CompletionTracker:
             "a worker given no steps (the reference's rule, reproduced with quirks)",
         )
         self.on_job_failed(failed)
+
+    def received_s(self, job_id: int) -> list[float]:
+        """Seconds of service an active job received on each type since it arrived."""
+        jobs = self.mechanism.jobs
+        out: list[float] = jobs.received[jobs.index(job_id)].tolist()
+        return out
 
     def observation(self) -> Observation:
         """The state the saturation monitor looks at, now (slices that ended before now
@@ -339,6 +381,7 @@ class _Batch:
     id_list: list[int]
     type_list: list[int]
     duration_list: list[float]
+    durations: np.ndarray
     ids: np.ndarray
     partners: np.ndarray
     types: np.ndarray
@@ -371,11 +414,46 @@ class _Batch:
             id_list,
             type_list,
             duration_list,
+            durations,
             ids,
             partners,
             np.array(type_list, dtype=np.int64),
             np.array(step_list, dtype=float),
             durations * np.array(list(map(len, gpu_list)), dtype=float),
+            inside,
+            bool(inside.any()),
+        )
+
+    @classmethod
+    def of_columns(
+        cls,
+        cols: SliceColumns,
+        positions: np.ndarray,
+        source: tuple[Dispatch, ...],
+        order: list[int],
+        window: WindowConfig | None,
+    ) -> _Batch:
+        """:meth:`of` for a round of single jobs, from its columns taken in the slices'
+        order (``positions``): the same values, without a pass over the tuples."""
+        ids = cols.ids[positions]
+        types = cols.types[positions]
+        durations = cols.durations[positions]
+        if window is None:
+            inside = np.zeros(ids.shape[0], dtype=bool)
+        else:
+            inside = window.contains(ids)  # (no partners: -1 is in no window)
+        return cls(
+            source,
+            order,
+            ids.tolist(),
+            types.tolist(),
+            durations.tolist(),
+            durations,
+            ids,
+            np.full(ids.shape[0], -1, dtype=np.int64),
+            types,
+            cols.steps[positions],
+            durations * cols.gpus[positions],
             inside,
             bool(inside.any()),
         )

@@ -67,9 +67,7 @@ def snapshot(sim: Simulation) -> dict[str, Any]:
                 "done_steps": done,
                 "in_flight_steps": in_flight,
                 "remaining_steps": max(total - done - in_flight, 0.0),
-                "received_s": _per_type(
-                    names, sim.tracker.received_s.get(job_id, [0.0] * len(names))
-                ),
+                "received_s": _per_type(names, sim.tracker.received_s(job_id)),
                 "allocation": _per_type(names, jobs.allocation[i]),
                 "in_allocation": bool(jobs.in_allocation[i]),
                 "priority": _per_type(names, prio[i]),

@@ -27,6 +27,8 @@ class ActiveJobs:
         self.arrival = np.zeros(0)
         # Time received per type since the last allocation reset (starts at half a round).
         self.job_time = np.zeros((0, m))
+        # Service received per type since arrival (the completion tracker's count).
+        self.received = np.zeros((0, m))
         self.deficit = np.zeros((0, m))
         # The allocation in force; rows of jobs that arrived after the last solve are 0.
         self.allocation = np.zeros((0, m))
@@ -70,6 +72,7 @@ class ActiveJobs:
         self.done_steps = np.append(self.done_steps, 0.0)
         self.arrival = np.append(self.arrival, arrival)
         self.job_time = np.vstack([self.job_time, np.full((1, m), initial_job_time)])
+        self.received = np.vstack([self.received, np.zeros((1, m))])
         self.deficit = np.vstack([self.deficit, np.zeros((1, m))])
         self.allocation = np.vstack([self.allocation, np.zeros((1, m))])
         self.in_allocation = np.append(self.in_allocation, False)
@@ -110,6 +113,7 @@ class ActiveJobs:
             "done_steps",
             "arrival",
             "job_time",
+            "received",
             "deficit",
             "allocation",
             "in_allocation",

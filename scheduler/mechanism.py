@@ -115,6 +115,20 @@ def _split(selected: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     return rows, types
 
 
+class SliceColumns(NamedTuple):
+    """A round of single-job slices as columns, in dispatch order (``source``: those
+    dispatches): what the completion tracker reads instead of taking the dispatches
+    apart. ``rows``: the jobs' rows when the round was planned."""
+
+    source: tuple[Dispatch, ...]
+    rows: np.ndarray
+    ids: np.ndarray
+    types: np.ndarray
+    steps: np.ndarray
+    durations: np.ndarray
+    gpus: np.ndarray  # GPUs per slice, as floats
+
+
 @dataclass(frozen=True)
 class SolveReport:
     """An allocation re-solve: when, for which jobs (row order), and the policy's answer."""
@@ -197,6 +211,8 @@ class RoundMechanism:
         # The last round's walk, placement and slices (see :meth:`_plan_singles`);
         # dropped whenever the job set or the allocation changes.
         self._memo: _WalkMemo | None = None
+        # This round's slices as columns, when they are all single jobs' (else None).
+        self.slice_columns: SliceColumns | None = None
         # Rounds that reused the last one's walk: its inputs were the same, or (one GPU
         # per server) the walk selected the same.
         self.reused_by_inputs = 0
@@ -352,6 +368,7 @@ class RoundMechanism:
     def plan_round(self, now: float, placer: Placer) -> RoundPlan:
         """Decides the next round's placements at time ``now``."""
         solve = self._maybe_resolve(now)
+        self.slice_columns = None
         order = list(self._present_types)
         if not self.policy.fixed_type_order:
             self._type_rng.shuffle(order)
@@ -426,6 +443,7 @@ class RoundMechanism:
         rates = jobs.throughputs[rows, types]
         steps, durations = self._slices(rows, types, rates)
         dispatches = self._singles(rows, types, steps, durations, placed)
+        columns = self.slice_columns = self._columns(dispatches, rows, types, steps, durations)
         self._memo = _WalkMemo(
             list(order),
             candidates,
@@ -439,6 +457,7 @@ class RoundMechanism:
             steps.tolist(),
             durations.tolist(),
             dispatches,
+            columns,
         )
         return dispatches, phantoms
 
@@ -450,7 +469,29 @@ class RoundMechanism:
         if step_list != memo.steps or duration_list != memo.durations:
             memo.steps, memo.durations = step_list, duration_list
             memo.dispatches = self._singles(memo.rows, memo.types, steps, durations, memo.placed)
+            memo.columns = self._columns(memo.dispatches, memo.rows, memo.types, steps, durations)
+        self.slice_columns = memo.columns
         return memo.dispatches, memo.phantoms
+
+    def _columns(
+        self,
+        dispatches: tuple[Dispatch, ...],
+        rows: np.ndarray,
+        types: np.ndarray,
+        steps: np.ndarray,
+        durations: np.ndarray,
+    ) -> SliceColumns:
+        """The round's single-job slices as columns (a slice's GPUs: its job's size)."""
+        jobs = self.jobs
+        return SliceColumns(
+            dispatches,
+            rows,
+            jobs.ids[rows],
+            types,
+            steps,
+            durations,
+            jobs.scale_factors[rows].astype(float),
+        )
 
     def _candidates(self, order: list[int], prio: np.ndarray) -> list[list[int]]:
         """Per type of ``order``, the rows eligible for it in the walk's order: priority,
@@ -877,6 +918,7 @@ class _WalkMemo:
     steps: list[float]
     durations: list[float]
     dispatches: tuple[Dispatch, ...]
+    columns: SliceColumns
 
 
 # Up to this many values a Python loop of additions is quicker than numpy's cumsum.

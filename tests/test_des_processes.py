@@ -152,7 +152,7 @@ def test_tracker_credits_each_slice_at_its_end_and_ends_the_round(
     assert mech.jobs.done_steps.tolist() == [3600.0, 2000.0]  # job 1 finished and left
     assert [e["event"] for e in logs] == ["job_completed"]
     assert tracker.busy_gpu_s == pytest.approx(2 * 360.0 + 10.0 + 200.0)
-    assert tracker.received_s[0] == [360.0]
+    assert tracker.received_s(0) == [360.0]
 
 
 def test_an_observer_sees_the_slices_that_ended_before_it_looked(
