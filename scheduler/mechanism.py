@@ -243,7 +243,9 @@ class RoundMechanism:
         )
         self._carry_pair_rows(before)
         self.need_update = True
-        self._memo = None
+        # The last walk stays valid: the job takes the last row (no other row moves), and
+        # a walk whose candidates leave it out is the last one over the same rows (it
+        # can only stop later, once every other job is taken, with nothing left to take).
 
     def _job_type(self, key: Hashable | None, scale_factor: int, weight: float) -> int:
         """The index of a job's type (jobs of a type are interchangeable when packing)."""
