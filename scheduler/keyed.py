@@ -1,5 +1,5 @@
 """Integer values kept against integer keys, found for a whole batch of keys with one
-sort: the vectorised form of ``dict.get(key, -1)``. Pure numpy."""
+sort: the vectorised forms of ``dict.get(key, -1)`` and ``key in set``. Pure numpy."""
 
 from __future__ import annotations
 
@@ -17,4 +17,14 @@ def lookup(keys: np.ndarray, known_keys: np.ndarray, known_values: np.ndarray) -
         pos = np.minimum(np.searchsorted(sorted_keys, wanted), sorted_keys.size - 1)
         hit = sorted_keys[pos] == wanted
         out[hit] = known_values[order[pos[hit]]]
+    return out
+
+
+def member(keys: np.ndarray, known_sorted: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is in ``known_sorted`` (ascending): ``np.isin`` with the
+    sort already done, a binary search per key."""
+    out = np.zeros(keys.size, dtype=bool)
+    if known_sorted.size and keys.size:
+        pos = np.minimum(np.searchsorted(known_sorted, keys), known_sorted.size - 1)
+        out = known_sorted[pos] == keys
     return out

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from scheduler.jobstate import priorities
-from scheduler.keyed import lookup
+from scheduler.keyed import lookup, member
 
 # Two ids below this pack into one int64, ``first * _PACK + second``.
 _PACK = 2**31
@@ -53,17 +53,24 @@ class PairBook:
             return
         self.deficit += self.allocation * since - (self.job_time - half_round)
         now, kept = _codes(self.ids, self._kept_ids)
-        # each pair's last row (a pair listed twice keeps the later one)
-        _, first_from_end = np.unique(now[::-1], return_index=True)
-        last = np.sort(now.size - 1 - first_from_end)
-        others = ~np.isin(kept, now)
+        # Each pair's last row (a pair listed twice keeps the later one): the last of
+        # each run of equal codes in a stable sort, back in row order.
+        order = np.argsort(now, kind="stable")
+        sorted_now = now[order]
+        run_ends = np.append(sorted_now[1:] != sorted_now[:-1], True)
+        last = np.sort(order[run_ends])
+        others = ~member(kept, sorted_now)
         self._kept_ids = np.concatenate([self._kept_ids[others], self.ids[last]])
         self._kept = np.concatenate([self._kept[others], self.deficit[last]])
         self.job_time[:] = half_round
 
     def replace(self, ids: np.ndarray, allocation: np.ndarray, half_round: float) -> None:
         """The pairs of a new solve; a pair that persists keeps its deficit."""
-        self.ids = np.sort(np.asarray(ids, dtype=np.int64).reshape(-1, 2), axis=1)
+        pairs = np.asarray(ids, dtype=np.int64).reshape(-1, 2)
+        # each pair's two ids ascending (a sort of each row, done column-wise)
+        self.ids = np.stack(
+            [np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])], axis=1
+        )
         self.allocation = np.asarray(allocation, dtype=float).reshape(-1, self.num_types)
         self.job_time = np.full_like(self.allocation, half_round)
         self.deficit = np.zeros((self.ids.shape[0], self.num_types))
@@ -71,7 +78,7 @@ class PairBook:
         at = lookup(new, kept, np.arange(kept.size))
         found = at >= 0
         self.deficit[found] = self._kept[at[found]]
-        live = np.isin(kept, new)
+        live = member(kept, np.sort(new))
         self._kept_ids, self._kept = self._kept_ids[live], self._kept[live]
         self._changed()
 
