@@ -17,6 +17,8 @@ A itself); a pair occupies ``s`` GPUs. The per-job pair allocation follows: each
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from scheduler import conic, programs
@@ -118,6 +120,16 @@ def max_min_fairness_packed(problem: AllocationProblem, ctx: PolicyContext) -> A
     return _per_job(x, (at, aj), (pt, pu, pj), types, counts, m, tuple(solves))
 
 
+@lru_cache(maxsize=1024)
+def _pairs_of(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(count, k=1)``: every two of ``count`` jobs, row-major (a type
+    has the same few counts solve after solve; read-only)."""
+    i, k = np.triu_indices(count, k=1)
+    i.flags.writeable = False
+    k.flags.writeable = False
+    return i, k
+
+
 def _per_job(
     x: np.ndarray,
     alone: tuple[np.ndarray, np.ndarray],
@@ -173,7 +185,7 @@ def _per_job(
     width = np.where(same, 1, cu)[of]
     li, lk = p // width, p % width  # (t-job, u-job) positions of a cross pair
     for g in np.flatnonzero(same).tolist():
-        i, k = np.triu_indices(int(ct[g]), k=1)
+        i, k = _pairs_of(int(ct[g]))
         span = slice(int(group_start[g]), int(group_start[g] + sizes[g]))
         li[span], lk[span] = i, k
     first = by_type[type_start[gt][of] + li]
