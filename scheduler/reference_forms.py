@@ -97,24 +97,21 @@ def max_min_program(
     # Variable 1 + j*n + i is X[i, j] (column-major); variable 0 is v = -t.
     jobs = np.tile(np.arange(n), m)
     types = np.repeat(np.arange(m), n)
-    var = 1 + np.arange(k)
     coeff = coefficients.T.ravel()  # column-major, as the variables
     scale = np.repeat(scale_factors.astype(float)[None, :], m, axis=0).ravel()
-    rows = [
-        np.arange(n),  # -v in every job's epigraph row
-        jobs,  # -C[i,j] X[i,j]
-        n + np.arange(k),  # -X >= ... non-negativity
-        n + k + types,  # capacity
-        n + k + m + jobs,  # row sums
-    ]
-    cols = [np.zeros(n, dtype=np.int64), var, var, var, var]
-    vals = [-np.ones(n), -coeff, -np.ones(k), scale, np.ones(k)]
+    # The CSC arrays written directly: column 0 holds -v in every job's epigraph row;
+    # each X column has four entries, rows ascending: -C[i,j] X[i,j] in job i's
+    # epigraph row, -X (non-negativity), its type's capacity row, job i's row sum.
+    # Zero values are left out, as cvxpy (and eliminate_zeros) leave them.
+    rows = np.stack([jobs, n + np.arange(k), n + k + types, n + k + m + jobs], axis=1)
+    vals = np.stack([-coeff, -np.ones(k), scale, np.ones(k)], axis=1)
+    keep = vals != 0
+    indptr = np.concatenate([[0], n + np.concatenate([[0], np.cumsum(keep.sum(axis=1))])])
+    indices = np.concatenate([np.arange(n), rows[keep]])
+    data = np.concatenate([-np.ones(n), vals[keep]])
     shape = (n + k + m + n, 1 + k)
-    G = sp.csc_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape
-    )
-    G.eliminate_zeros()
-    G.sort_indices()
+    G = sp.csc_matrix((data, indices, indptr), shape=shape)
+    G.has_sorted_indices = True
     h = np.concatenate([np.zeros(n + k), capacities.astype(float), np.ones(n)])
     c = np.zeros(1 + k)
     c[0] = 1.0

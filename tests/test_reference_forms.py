@@ -5,6 +5,7 @@ from __future__ import annotations
 import cvxpy as cp
 import ecos
 import numpy as np
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -143,3 +144,35 @@ def test_finish_time_shapes_not_written_directly_go_through_cvxpy() -> None:
         np.ones(2),
     )  # fmt: skip
     assert rcv.ecos_data(done) is None
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 400), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_max_min_program_is_the_coo_form_eliminated_and_sorted(n: int, m: int, seed: int) -> None:
+    """The CSC arrays written directly are those scipy gives the same entries as
+    triplets, zeros (and negative zeros) eliminated and indices sorted: values, order
+    and index dtype, bit for bit, at sizes cvxpy would be slow to check."""
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0.0, 3.0, (n, m))
+    c[rng.random((n, m)) < 0.3] = 0.0
+    c[rng.random((n, m)) < 0.05] = -0.0
+    s = rng.choice([1, 2, 4, 8], n)
+    caps = rng.integers(1, 40, m).astype(float)
+    k = n * m
+    jobs, types, var = np.tile(np.arange(n), m), np.repeat(np.arange(m), n), 1 + np.arange(k)
+    scale = np.repeat(s.astype(float)[None, :], m, axis=0).ravel()
+    rows = [np.arange(n), jobs, n + np.arange(k), n + k + types, n + k + m + jobs]
+    cols = [np.zeros(n, dtype=np.int64), var, var, var, var]
+    vals = [-np.ones(n), -c.T.ravel(), -np.ones(k), scale, np.ones(k)]
+    triplets = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n + k + m + n, 1 + k),
+    )
+    triplets.eliminate_zeros()
+    triplets.sort_indices()
+    ours = rf.max_min_program(c, s, caps).G
+    assert ours.shape == triplets.shape
+    for name in ("indptr", "indices"):
+        a, b = getattr(ours, name), getattr(triplets, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert ours.data.tobytes() == triplets.data.tobytes()
