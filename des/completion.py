@@ -21,6 +21,7 @@ from des.monitor import Observation
 from scheduler.mechanism import (
     MAX_FAILED_ATTEMPTS,
     Dispatch,
+    PairCredits,
     RoundMechanism,
     SliceColumns,
     running_sum,
@@ -211,13 +212,13 @@ class CompletionTracker:
                 break
         pos = start
         while pos < stop:
-            if eventful[pos] or slices[pos].partner >= 0:
+            if eventful[pos]:
                 self._credited = pos + 1
                 self._slice_done(slices[pos], ends[pos])
                 pos += 1
                 continue
             run_end = pos
-            while run_end < stop and not eventful[run_end] and slices[run_end].partner < 0:
+            while run_end < stop and not eventful[run_end]:
                 run_end += 1
             self._credited = run_end
             self._credit_run(pos, run_end)
@@ -228,10 +229,10 @@ class CompletionTracker:
         self.credit_until(self.env.now, inclusive=True)
 
     def _credit_run(self, lo: int, hi: int) -> None:
-        """Credits slices ``lo:hi`` of the round's order, single jobs none of which ends
-        its job, at once: per-job sums are one addition each, and shared sums are taken
-        in the slices' order (a running sum), so every bit is what crediting them one
-        after another gives."""
+        """Credits slices ``lo:hi`` of the round's order, none of which ends its job (or
+        a pair's partner), at once: per-job sums are one addition each (a job is in one
+        slice a round), and shared sums are taken in the slices' order (a running sum),
+        so every bit is what crediting them one after another gives."""
         batch = self._batch
         if batch is None:
             cols, positions = self._columns, self._positions
@@ -259,9 +260,19 @@ class CompletionTracker:
         rows = self._rows[sel] if self._rows_version == jobs.version else None
         if rows is None:
             rows = jobs.rows(batch.id_list[lo:hi])
+        durations = batch.durations[sel]
         # (each job once: one addition per job, as one after another)
-        jobs.received[rows, types] += batch.durations[sel]
-        self.mechanism.credit_run(batch.id_list[lo:hi], types, batch.steps[sel], seconds[sel], rows)
+        jobs.received[rows, types] += durations
+        paired = batch.partners[sel] >= 0 if batch.any_paired else None
+        pairs = None
+        if paired is not None and paired.any():
+            partners = batch.partners[sel][paired]
+            partner_rows = jobs.rows(partners.tolist())
+            jobs.received[partner_rows, types[paired]] += durations[paired]
+            pairs = PairCredits(paired, partner_rows, batch.partner_steps[sel][paired], durations)
+        self.mechanism.credit_run(
+            batch.id_list[lo:hi], types, batch.steps[sel], seconds[sel], rows, pairs
+        )
         # (never the round's end: its last slice has an event and is credited alone)
 
     def _slice_done(self, dispatch: Dispatch, end: float) -> None:
@@ -386,9 +397,11 @@ class _Batch:
     partners: np.ndarray
     types: np.ndarray
     steps: np.ndarray
+    partner_steps: np.ndarray
     gpu_s: np.ndarray
     inside: np.ndarray  # the slice's job or partner is a measurement-window job
     any_inside: bool
+    any_paired: bool
 
     @classmethod
     def of(
@@ -400,7 +413,9 @@ class _Batch:
     ) -> _Batch:
         # The slices' fields as columns, in one pass (a Dispatch is a tuple).
         columns = list(zip(*slices, strict=True)) or [()] * len(Dispatch._fields)
-        id_list, type_list, gpu_list, step_list, duration_list, partner_list, _ = map(list, columns)
+        id_list, type_list, gpu_list, step_list, duration_list, partner_list, partner_steps = map(
+            list, columns
+        )
         durations = np.array(duration_list, dtype=float)
         ids = np.array(id_list, dtype=np.int64)
         partners = np.array(partner_list, dtype=np.int64)
@@ -419,9 +434,11 @@ class _Batch:
             partners,
             np.array(type_list, dtype=np.int64),
             np.array(step_list, dtype=float),
+            np.array(partner_steps, dtype=float),
             durations * np.array(list(map(len, gpu_list)), dtype=float),
             inside,
             bool(inside.any()),
+            bool((partners >= 0).any()),
         )
 
     @classmethod
@@ -453,7 +470,9 @@ class _Batch:
             np.full(ids.shape[0], -1, dtype=np.int64),
             types,
             cols.steps[positions],
+            np.zeros(ids.shape[0]),
             durations * cols.gpus[positions],
             inside,
             bool(inside.any()),
+            False,
         )

@@ -115,6 +115,16 @@ def _split(selected: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     return rows, types
 
 
+class PairCredits(NamedTuple):
+    """The pairs among a run of slices credited together: which slices are pairs, their
+    partners' rows and steps, and every slice's asked-for duration."""
+
+    paired: np.ndarray
+    partner_rows: np.ndarray
+    partner_steps: np.ndarray
+    durations: np.ndarray
+
+
 class SliceColumns(NamedTuple):
     """A round of single-job slices as columns, in dispatch order (``source``: those
     dispatches): what the completion tracker reads instead of taking the dispatches
@@ -335,20 +345,43 @@ class RoundMechanism:
         steps: np.ndarray,
         seconds: np.ndarray,
         rows: np.ndarray | None = None,
+        pairs: PairCredits | None = None,
     ) -> None:
-        """Credits finished single-job slices none of which ends its job (each job at
-        most once), as :meth:`credit` would one after another: per-job sums are single
-        additions, and each type's worker time a running sum in the slices' order.
-        ``rows``: the jobs' rows, when the caller has them."""
+        """Credits finished slices none of which ends its job (each job in one slice),
+        as :meth:`credit` and :meth:`credit_pair` would one after another: per-job sums
+        are single additions, and each type's worker time a running sum in the slices'
+        order. ``rows``: the (first) jobs' rows, when the caller has them; ``pairs``: the
+        slices that are pairs, if any."""
         jobs = self.jobs
         if self.quirks and self._failures:
-            for job_id in job_ids:
+            single_ids = (
+                job_ids
+                if pairs is None
+                else [j for j, p in zip(job_ids, pairs.paired.tolist(), strict=True) if not p]
+            )
+            for job_id in single_ids:
                 self._failures.pop(job_id, None)
         if rows is None:
             rows = jobs.rows(job_ids)
         jobs.done_steps[rows] += steps
-        jobs.job_time[rows, types] += seconds
-        running_sums(self.worker_time, types, seconds)
+        if pairs is None:
+            jobs.job_time[rows, types] += seconds
+            running_sums(self.worker_time, types, seconds)
+            return
+        paired, single = pairs.paired, ~pairs.paired
+        jobs.done_steps[pairs.partner_rows] += pairs.partner_steps
+        jobs.job_time[rows[single], types[single]] += seconds[single]
+        # A pair's time goes to the pair (by its asked-for duration, as credit_pair).
+        book = self.pairs
+        firsts = np.asarray(job_ids, dtype=np.int64)[paired].tolist()
+        partners = jobs.ids[pairs.partner_rows].tolist()
+        pair_rows = np.array(
+            [book.row_of(a, b) for a, b in zip(firsts, partners, strict=True)], dtype=np.int64
+        )
+        known = pair_rows >= 0
+        pair_types = types[paired]
+        book.job_time[pair_rows[known], pair_types[known]] += pairs.durations[paired][known]
+        running_sums(self.worker_time, types, np.where(paired, pairs.durations, seconds))
 
     def credit_pair(self, d: Dispatch) -> tuple[bool, bool]:
         """Credits a finished pair slice to both jobs and to the pair; returns, for each
