@@ -274,3 +274,45 @@ def test_pair_time_spread_is_the_plain_loops_to_the_bit(
     assert got.pairs.dtype == pairs.dtype and got.pairs.tolist() == pairs.tolist()
     assert got.pair_matrix.shape == pair_matrix.shape
     assert got.pair_matrix.tobytes() == pair_matrix.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_gandiva_shares_are_each_combination_row_by_row(jobs: int, m: int, seed: int) -> None:
+    """The shares written for all combinations at once are, to the bit, each single
+    job's and each pair's row computed on its own (share / GPUs where it can run,
+    scaled to sum to at most 1)."""
+    rng = np.random.default_rng(seed)
+    kinds = 3
+    rates = rng.uniform(0.0, 12.0, (kinds, kinds, m, 2))
+    rates[rng.random((kinds, kinds, m)) < 0.3] = 0.0
+    rates = (rates + rates[:, :, :, ::-1].transpose(1, 0, 2, 3)) / 2  # symmetric
+    throughputs = rng.uniform(1.0, 10.0, (jobs, m))
+    throughputs[rng.random((jobs, m)) < 0.2] = 0.0
+    throughputs[:, 0] = np.maximum(throughputs[:, 0], 1.0)
+    scale = rng.choice([1, 2], jobs)
+    caps = rng.integers(1, 6, m).astype(float)
+    p = AllocationProblem.build(throughputs, scale, caps)
+    p = AllocationProblem(
+        **{**p.__dict__, "job_types": rng.integers(0, kinds, jobs), "pair_rates": rates}
+    )
+    alloc = policies.gandiva(p, policies.PolicyContext(rng=random.Random(seed)))
+    pairs = [] if alloc.pairs is None else alloc.pairs.tolist()
+    paired = {j for pair in pairs for j in pair}
+    allowed = policies.base.allowed_cells(p, CTX)
+    combos = sum(1 for i in range(jobs) if allowed[i].any() and i not in paired) + len(pairs)
+    if combos == 0:  # nobody can run anywhere
+        assert not alloc.matrix.any()
+        return
+    share = caps / combos
+    for i in range(jobs):
+        if i in paired or not allowed[i].any():
+            continue
+        row = np.where(allowed[i], share / float(scale[i]), 0.0)
+        assert (row / max(1.0, row.sum())).tobytes() == alloc.matrix[i].tobytes()
+    assert alloc.pair_matrix is not None or not pairs
+    for k, (a, b) in enumerate(pairs):
+        both = rates[p.job_types[a], p.job_types[b]]
+        row = np.where((both > 0).all(axis=1), share / float(scale[a]), 0.0)
+        assert alloc.pair_matrix is not None
+        assert (row / max(1.0, row.sum())).tobytes() == alloc.pair_matrix[k].tobytes()

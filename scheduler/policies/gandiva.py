@@ -72,14 +72,23 @@ def gandiva(problem: AllocationProblem, ctx: PolicyContext) -> Allocation:
         return Allocation(x)
     share = problem.capacities / combos  # GPUs of each type per combination
     s = problem.scale_factors.astype(float)
-    for i in singles:
-        row = np.where(allowed[i], share / s[i], 0.0)
-        x[i] = row / max(1.0, row.sum())
+    # Each combination's share of every type it can use, per GPU it asks for, scaled
+    # down to sum to at most 1: all rows at once (a row's sum is the one its own
+    # ``.sum()`` gives: numpy reduces each contiguous row alike).
+    one = np.array(singles, dtype=np.int64)
+    x[one] = _at_most_one(np.where(allowed[one], share[None, :] / s[one][:, None], 0.0))
     pair_rows = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     pair_matrix = np.zeros((len(pairs), m))
-    for p, (a, b) in enumerate(pairs):
+    if pairs:
         assert data is not None  # pairs are only made with pair data
-        rates = data[1][int(data[0][a]), int(data[0][b])]
-        row = np.where((rates > 0).all(axis=1), share / s[a], 0.0)
-        pair_matrix[p] = row / max(1.0, row.sum())
+        firsts = pair_rows[:, 0]
+        rates = data[1][data[0][firsts], data[0][pair_rows[:, 1]]]  # pairs x m x 2
+        together = (rates > 0).all(axis=2)
+        pair_matrix = _at_most_one(np.where(together, share[None, :] / s[firsts][:, None], 0.0))
     return Allocation(x, pairs=pair_rows, pair_matrix=pair_matrix)
+
+
+def _at_most_one(rows: np.ndarray) -> np.ndarray:
+    """Each row divided by the larger of 1 and its sum."""
+    out: np.ndarray = rows / np.maximum(1.0, rows.sum(axis=1))[:, None]
+    return out
