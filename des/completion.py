@@ -97,17 +97,16 @@ class CompletionTracker:
         """The slices of this round not yet credited."""
         return self._slices[self._credited :]
 
-    def start_round(self, dispatches: tuple[Dispatch, ...]) -> simpy.Event:
-        """Arms the tracker for a round; returns the event that fires when it ends."""
+    def start_round(
+        self, dispatches: tuple[Dispatch, ...], cols: SliceColumns | None = None
+    ) -> simpy.Event:
+        """Arms the tracker for a round; returns the event that fires when it ends.
+        ``cols``: the same dispatches as columns (a round of single jobs), if at hand."""
         env = self.env
         now = env.now
         self._round_start = now
         self.done = env.event()
         jobs = self.mechanism.jobs
-        # The round's slices as columns, when the mechanism has them (single jobs only).
-        cols = self.mechanism.slice_columns
-        if cols is not None and cols.source is not dispatches:
-            cols = None
         # The times SimPy gives a timeout of each duration (now + duration), and the
         # slices in the order such timeouts would fire: by time, then dispatch order
         # (a stable sort: equal ends stay in dispatch order).
@@ -131,12 +130,12 @@ class CompletionTracker:
             # (the rows of the round just planned: no job came or went since)
             self._rows = cols.rows[positions]
             self._rows_version = jobs.version
-            eventful = self._may_leave_columns(cols, positions)
+            eventful = self._may_leave(cols.steps[positions], cols.gpus[positions])
         else:
             if self._batch is None or self._rows_version != jobs.version:
                 self._rows = jobs.rows([d.job_id for d in slices])
                 self._rows_version = jobs.version
-            eventful = self._may_leave_all(slices, self._rows)
+            eventful = self._may_leave_all(slices)
         self._columns, self._positions = cols, positions
         self._batch_order = order
         self._seconds = None
@@ -150,43 +149,46 @@ class CompletionTracker:
             env.timeout(dispatches[i].duration).callbacks.append(self._at_slice_end)
         return self.done
 
-    def _may_leave_columns(self, cols: SliceColumns, positions: np.ndarray) -> list[bool]:
-        """:meth:`_may_leave_all` for a round of single jobs, read off its columns
-        (``positions``: the slices' order): the same arithmetic on the same values."""
-        jobs = self.mechanism.jobs
-        rows = self._rows
-        steps = cols.steps[positions]
-        ends = jobs.total_steps[rows] - (jobs.done_steps[rows] + steps) <= 0
-        if self.mechanism.quirks:
-            # a failed micro-task with quirks: the job may be dropped
-            ends |= steps < cols.gpus[positions]
-        out: list[bool] = ends.tolist()
-        return out
-
-    def _may_leave_all(self, slices: list[Dispatch], rows: np.ndarray) -> list[bool]:
-        """Whether crediting each slice can end a job (``rows``: the rows of the slices'
-        jobs): the arithmetic of the credit itself, for the job and a pair's partner,
-        taken at once (nothing else credits a job before its slice ends, so this is
-        known when the round starts); with quirks, a failed micro-task may drop its job."""
+    def _may_leave_all(self, slices: list[Dispatch]) -> list[bool]:
+        """:meth:`_may_leave` for slices given as tuples (pairs among them)."""
         count = len(slices)
-        if not count:
+        steps = np.fromiter((d.steps for d in slices), dtype=float, count=count)
+        gpus = np.fromiter((len(d.gpus) for d in slices), dtype=float, count=count)
+        paired = [p for p, d in enumerate(slices) if d.partner >= 0]
+        if not paired:
+            return self._may_leave(steps, gpus)
+        jobs = self.mechanism.jobs
+        partners = jobs.rows([slices[p].partner for p in paired])
+        partner_steps = np.array([slices[p].partner_steps for p in paired], dtype=float)
+        return self._may_leave(steps, gpus, (np.array(paired), partners, partner_steps))
+
+    def _may_leave(
+        self,
+        steps: np.ndarray,
+        gpus: np.ndarray,
+        pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> list[bool]:
+        """Whether crediting each of this round's slices (in order: ``self._rows`` are
+        their jobs' rows) can end a job: the arithmetic of the credit itself, for the
+        job and, for ``pairs`` (their positions, partners' rows and steps), the partner,
+        taken at once (nothing else credits a job before its slice ends, so this is
+        known when the round starts); with quirks, a failed micro-task may drop a
+        single job."""
+        if not steps.size:
             return []
         jobs = self.mechanism.jobs
-        quirks = self.mechanism.quirks
-        steps = np.fromiter((d.steps for d in slices), dtype=float, count=count)
+        rows = self._rows
         ends = jobs.total_steps[rows] - (jobs.done_steps[rows] + steps) <= 0
-        paired = [p for p, d in enumerate(slices) if d.partner >= 0]
-        if paired:
-            # a pair's slice can end either job: its partner's arithmetic, all at once
-            partners = jobs.rows([slices[p].partner for p in paired])
-            partner_steps = np.array([slices[p].partner_steps for p in paired], dtype=float)
+        failing = steps < gpus if self.mechanism.quirks else None
+        if pairs is not None:
+            positions, partners, partner_steps = pairs
             left = jobs.total_steps[partners] - (jobs.done_steps[partners] + partner_steps)
-            ends[paired] |= left <= 0
+            ends[positions] |= left <= 0
+            if failing is not None:
+                failing[positions] = False  # (a pair has no micro-task rule)
+        if failing is not None:
+            ends |= failing
         out: list[bool] = ends.tolist()
-        if quirks:
-            for p, d in enumerate(slices):
-                if d.partner < 0 and d.steps < len(d.gpus):
-                    out[p] = True  # a failed micro-task with quirks: the job may be dropped
         return out
 
     def _at_slice_end(self, _event: simpy.Event) -> None:
@@ -390,10 +392,7 @@ class _Batch:
     source: tuple[Dispatch, ...]
     order: list[int]
     id_list: list[int]
-    type_list: list[int]
-    duration_list: list[float]
     durations: np.ndarray
-    ids: np.ndarray
     partners: np.ndarray
     types: np.ndarray
     steps: np.ndarray
@@ -427,10 +426,7 @@ class _Batch:
             source,
             order,
             id_list,
-            type_list,
-            duration_list,
             durations,
-            ids,
             partners,
             np.array(type_list, dtype=np.int64),
             np.array(step_list, dtype=float),
@@ -463,10 +459,7 @@ class _Batch:
             source,
             order,
             ids.tolist(),
-            types.tolist(),
-            durations.tolist(),
             durations,
-            ids,
             np.full(ids.shape[0], -1, dtype=np.int64),
             types,
             cols.steps[positions],

@@ -182,7 +182,7 @@ class RoundScheduler:
                 yield self._idle
                 self._idle = None
                 continue
-            yield self.tracker.start_round(plan.dispatches)
+            yield self.tracker.start_round(plan.dispatches, plan.columns)
 
     def _lease(self, dispatches: tuple[Dispatch, ...]) -> None:
         """Tells the workers whose GPU's job changed (and only them) what they hold now:

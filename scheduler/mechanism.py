@@ -126,11 +126,10 @@ class PairCredits(NamedTuple):
 
 
 class SliceColumns(NamedTuple):
-    """A round of single-job slices as columns, in dispatch order (``source``: those
-    dispatches): what the completion tracker reads instead of taking the dispatches
-    apart. ``rows``: the jobs' rows when the round was planned."""
+    """A round of single-job slices as columns, in dispatch order: what the completion
+    tracker reads instead of taking the dispatches apart. ``rows``: the jobs' rows when
+    the round was planned."""
 
-    source: tuple[Dispatch, ...]
     rows: np.ndarray
     ids: np.ndarray
     types: np.ndarray
@@ -156,6 +155,8 @@ class RoundPlan:
     solve: SolveReport | None
     type_order: tuple[int, ...]
     phantom_jobs: int  # selected but not run: arrived after the last solve
+    # The dispatches as columns, when they are all single jobs' (the tracker reads these).
+    columns: SliceColumns | None = None
 
 
 class RoundMechanism:
@@ -221,8 +222,6 @@ class RoundMechanism:
         # The last round's walk, placement and slices (see :meth:`_plan_singles`);
         # dropped whenever the job set or the allocation changes.
         self._memo: _WalkMemo | None = None
-        # This round's slices as columns, when they are all single jobs' (else None).
-        self.slice_columns: SliceColumns | None = None
         # Rounds that reused the last one's walk: its inputs were the same, or (one GPU
         # per server) the walk selected the same.
         self.reused_by_inputs = 0
@@ -373,7 +372,7 @@ class RoundMechanism:
         jobs.job_time[rows[single], types[single]] += seconds[single]
         # A pair's time goes to the pair (by its asked-for duration, as credit_pair).
         book = self.pairs
-        firsts = np.asarray(job_ids, dtype=np.int64)[paired].tolist()
+        firsts = jobs.ids[rows[paired]].tolist()
         partners = jobs.ids[pairs.partner_rows].tolist()
         pair_rows = np.array(
             [book.row_of(a, b) for a, b in zip(firsts, partners, strict=True)], dtype=np.int64
@@ -403,7 +402,6 @@ class RoundMechanism:
     def plan_round(self, now: float, placer: Placer) -> RoundPlan:
         """Decides the next round's placements at time ``now``."""
         solve = self._maybe_resolve(now)
-        self.slice_columns = None
         order = list(self._present_types)
         if not self.policy.fixed_type_order:
             self._type_rng.shuffle(order)
@@ -426,14 +424,15 @@ class RoundMechanism:
             )
             placed = placer.commit()
             dispatches = self._dispatch(selected, selected_pairs, view.rows, placed)
+            columns = None
         else:
-            dispatches, phantoms = self._plan_singles(order, prio, placer)
+            dispatches, phantoms, columns = self._plan_singles(order, prio, placer)
         self.last_gpus = {d.job_id: d.gpus for d in dispatches}
-        return RoundPlan(dispatches, solve, tuple(order), phantoms)
+        return RoundPlan(dispatches, solve, tuple(order), phantoms, columns)
 
     def _plan_singles(
         self, order: list[int], prio: np.ndarray, placer: Placer
-    ) -> tuple[tuple[Dispatch, ...], int]:
+    ) -> tuple[tuple[Dispatch, ...], int, SliceColumns]:
         """A round without pairs: the walk, the placement and the slices, reusing the
         last round's where their inputs are the same.
 
@@ -478,7 +477,7 @@ class RoundMechanism:
         rates = jobs.throughputs[rows, types]
         steps, durations = self._slices(rows, types, rates)
         dispatches = self._singles(rows, types, steps, durations, placed)
-        columns = self.slice_columns = self._columns(dispatches, rows, types, steps, durations)
+        columns = self._columns(rows, types, steps, durations)
         self._memo = _WalkMemo(
             list(order),
             candidates,
@@ -494,9 +493,9 @@ class RoundMechanism:
             dispatches,
             columns,
         )
-        return dispatches, phantoms
+        return dispatches, phantoms, columns
 
-    def _reuse(self, memo: _WalkMemo) -> tuple[tuple[Dispatch, ...], int]:
+    def _reuse(self, memo: _WalkMemo) -> tuple[tuple[Dispatch, ...], int, SliceColumns]:
         """The memo's round again: its slices, rebuilt if their steps or durations
         changed (a job with less than a round's work left)."""
         steps, durations = self._slices(memo.rows, memo.types, memo.rates)
@@ -504,13 +503,11 @@ class RoundMechanism:
         if step_list != memo.steps or duration_list != memo.durations:
             memo.steps, memo.durations = step_list, duration_list
             memo.dispatches = self._singles(memo.rows, memo.types, steps, durations, memo.placed)
-            memo.columns = self._columns(memo.dispatches, memo.rows, memo.types, steps, durations)
-        self.slice_columns = memo.columns
-        return memo.dispatches, memo.phantoms
+            memo.columns = self._columns(memo.rows, memo.types, steps, durations)
+        return memo.dispatches, memo.phantoms, memo.columns
 
     def _columns(
         self,
-        dispatches: tuple[Dispatch, ...],
         rows: np.ndarray,
         types: np.ndarray,
         steps: np.ndarray,
@@ -519,7 +516,6 @@ class RoundMechanism:
         """The round's single-job slices as columns (a slice's GPUs: its job's size)."""
         jobs = self.jobs
         return SliceColumns(
-            dispatches,
             rows,
             jobs.ids[rows],
             types,

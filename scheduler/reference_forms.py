@@ -106,7 +106,7 @@ def max_min_program(
     rows = np.stack([jobs, n + np.arange(k), n + k + types, n + k + m + jobs], axis=1)
     vals = np.stack([-coeff, -np.ones(k), scale, np.ones(k)], axis=1)
     keep = vals != 0
-    indptr = np.concatenate([[0], n + np.concatenate([[0], np.cumsum(keep.sum(axis=1))])])
+    indptr = np.concatenate([[0, n], n + np.cumsum(keep.sum(axis=1))])
     indices = np.concatenate([np.arange(n), rows[keep]])
     data = np.concatenate([-np.ones(n), vals[keep]])
     shape = (n + k + m + n, 1 + k)

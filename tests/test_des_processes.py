@@ -282,7 +282,7 @@ def _paired_round(one_by_one: bool) -> tuple[object, ...]:
     mech.pairs.replace(np.array([[0, 1], [3, 2]]), np.full((2, 2), 0.5), 180.0)
     tracker = CompletionTracker(env, mech, 2, lambda _: None)
     if one_by_one:
-        tracker._may_leave_all = lambda slices, rows: [True] * len(slices)  # type: ignore[method-assign]
+        tracker._may_leave_all = lambda slices: [True] * len(slices)  # type: ignore[method-assign]
     round_ = (
         Dispatch(0, 0, (0,), 300.0, 333.3, partner=1, partner_steps=250.0),
         Dispatch(4, 1, (8,), 210.0, 30.1),
